@@ -19,16 +19,17 @@ const module = "github.com/deskway/deskway"
 // of this module it may import directly. cmd/... and tests may import
 // anything.
 var allowed = map[string][]string{
-	"proto":          {},
-	"proto/ws":       {"proto"},
-	"proto/api":      {"proto"},
-	"codec":          {},
-	"relay":          {"proto", "proto/ws"},
-	"broker":         {"proto", "proto/api", "web"},
-	"agent":          {"proto", "proto/ws", "proto/api", "codec"},
-	"viewer":         {"proto", "proto/ws", "proto/api", "codec"},
-	"viewer/desktop": {"viewer", "proto", "proto/api"},
-	"web":            {},
+	"proto":           {},
+	"proto/ws":        {"proto"},
+	"proto/api":       {"proto"},
+	"proto/prototest": {"proto"},
+	"codec":           {},
+	"relay":           {"proto", "proto/ws", "proto/api"},
+	"broker":          {"proto", "proto/api", "web"},
+	"agent":           {"proto", "proto/ws", "proto/api", "codec"},
+	"viewer":          {"proto", "proto/ws", "proto/api", "codec"},
+	"viewer/desktop":  {"viewer", "proto", "proto/api"},
+	"web":             {},
 }
 
 // onlyImporter names third-party packages that exactly one subtree may use.
