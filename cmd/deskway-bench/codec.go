@@ -1,0 +1,490 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"image"
+	"image/color"
+	"image/draw"
+	"image/gif"
+	"image/png"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/deskway/deskway/codec"
+)
+
+func init() {
+	commands["codec"] = command{
+		summary: "encode screen recordings with the codec; compare with GIF and a naive tile coder",
+		run:     runCodec,
+	}
+}
+
+// traceManifest is the part of a corpus trace's manifest.json we use.
+type traceManifest struct {
+	Name   string  `json:"name"`
+	Width  int     `json:"width"`
+	Height int     `json:"height"`
+	FPS    float64 `json:"fps"`
+	Frames int     `json:"frames"`
+}
+
+// traceResult is one trace's figures; -json prints it as one object.
+type traceResult struct {
+	Trace            string       `json:"trace"`
+	Mode             string       `json:"mode"`
+	Frames           int          `json:"frames"`
+	FPS              float64      `json:"fps"`
+	Bytes            int64        `json:"bytes"`
+	BytesPerS        float64      `json:"bytes_per_s"`
+	RawBytes         int64        `json:"raw_bytes"`
+	RatioToRaw       float64      `json:"ratio_to_raw"`
+	GIFBytes         int64        `json:"gif_bytes,omitempty"`
+	NaiveBytes       int64        `json:"naive_bytes,omitempty"`
+	LosslessVerified bool         `json:"lossless_verified"`
+	FramesExact      int          `json:"frames_exact"`
+	PSNRdB           float64      `json:"psnr_db"`
+	PhotoPSNRdB      float64      `json:"photo_psnr_db,omitempty"`
+	TextTilesExact   float64      `json:"text_tiles_exact"`
+	EncodeP50        float64      `json:"encode_ms_p50"`
+	EncodeP99        float64      `json:"encode_ms_p99"`
+	EncodeMax        float64      `json:"encode_ms_max"`
+	DecodeP50        float64      `json:"decode_ms_p50"`
+	DecodeP99        float64      `json:"decode_ms_p99"`
+	PeakHeap         uint64       `json:"peak_heap_bytes"`
+	FramePSNR        []float64    `json:"frame_psnr_db,omitempty"`
+	FrameExact       []bool       `json:"frame_exact,omitempty"`
+	Stats            *codec.Stats `json:"stats,omitempty"`
+}
+
+type codecFlags struct {
+	json      bool
+	mode      codec.Mode
+	quality   int
+	refs      bool
+	stats     bool
+	maxFrames int
+	level     int
+	verbose   bool
+}
+
+func runCodec(args []string) error {
+	fs := flag.NewFlagSet("codec", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: deskway-bench codec [flags] TRACE_DIR...\n\n"+
+			"Encodes and decodes every frame of each trace (a directory of frame-NNNNN.png\n"+
+			"and manifest.json, the corpus format), checks the decoded screens and prints\n"+
+			"bytes, speed and the GIF and naive-tile references computed in the same run.\n"+
+			"Timings are for GOMAXPROCS as set in the environment (use GOMAXPROCS=1).\n\n")
+		fs.PrintDefaults()
+	}
+	var f codecFlags
+	modeName := envOr("DESKWAY_BENCH_CODEC_MODE", "lossless")
+	fs.BoolVar(&f.json, "json", false, "Print one JSON object per trace instead of a table.")
+	fs.StringVar(&modeName, "mode", modeName, "Codec mode: lossless, balanced or low-bandwidth (env DESKWAY_BENCH_CODEC_MODE; default lossless).")
+	fs.IntVar(&f.quality, "quality", envInt("DESKWAY_BENCH_CODEC_QUALITY", 0), "JPEG quality of photo tiles in the lossy modes, 1-100; 0 is the codec's default (env DESKWAY_BENCH_CODEC_QUALITY).")
+	fs.BoolVar(&f.refs, "refs", true, "Also compute the full-frame GIF and naive tile+zstd references (a second, slower pass).")
+	fs.BoolVar(&f.stats, "stats", false, "Also print where the bytes go: tile counts and raw bytes per payload section.")
+	fs.IntVar(&f.maxFrames, "frames", 0, "Use only the first N frames of each trace (0 = all).")
+	fs.IntVar(&f.level, "zstd-level", 0, "zstd level of the codec's entropy stage, 1-4 (0 = the codec's default). Unstable: for experiments.")
+	fs.BoolVar(&f.verbose, "v", false, "Print each frame's update size and encode time to stderr.")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	m, err := codec.ParseMode(modeName)
+	if err != nil {
+		return err
+	}
+	f.mode = m
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return fmt.Errorf("no trace directories given")
+	}
+	var results []traceResult
+	for _, dir := range fs.Args() {
+		res, err := benchTrace(dir, f)
+		if err != nil {
+			return err
+		}
+		if f.json {
+			b, _ := json.Marshal(res)
+			fmt.Println(string(b))
+		} else if f.stats {
+			printStats(os.Stdout, res)
+		}
+		results = append(results, res)
+	}
+	if !f.json {
+		printTable(os.Stdout, results, f)
+	}
+	return nil
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func envInt(key string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(key)); err == nil {
+		return v
+	}
+	return def
+}
+
+func readManifest(dir string) (traceManifest, error) {
+	var m traceManifest
+	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err != nil {
+		return m, err
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return m, fmt.Errorf("%s: manifest: %w", dir, err)
+	}
+	if m.Name == "" {
+		m.Name = filepath.Base(dir)
+	}
+	if m.FPS <= 0 {
+		m.FPS = 10
+	}
+	if m.Frames <= 0 {
+		return m, fmt.Errorf("%s: manifest has no frame count", dir)
+	}
+	return m, nil
+}
+
+func loadFrame(dir string, i int) (*image.RGBA, error) {
+	fh, err := os.Open(filepath.Join(dir, fmt.Sprintf("frame-%05d.png", i)))
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	img, err := png.Decode(fh)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", fh.Name(), err)
+	}
+	if m, ok := img.(*image.RGBA); ok {
+		return m, nil
+	}
+	m := image.NewRGBA(img.Bounds())
+	draw.Draw(m, m.Bounds(), img, img.Bounds().Min, draw.Src)
+	return m, nil
+}
+
+func benchTrace(dir string, f codecFlags) (traceResult, error) {
+	man, err := readManifest(dir)
+	if err != nil {
+		return traceResult{}, err
+	}
+	n := man.Frames
+	if f.maxFrames > 0 && f.maxFrames < n {
+		n = f.maxFrames
+	}
+	res := traceResult{Trace: man.Name, Mode: f.mode.String(), Frames: n, FPS: man.FPS, LosslessVerified: true}
+	enc := codec.NewEncoder(codec.EncoderOptions{Mode: f.mode, Quality: f.quality, ZstdLevel: f.level})
+	dec := codec.NewDecoder(codec.DecoderOptions{})
+	var encMs, decMs []float64
+	var update []byte
+	var sse, photoSSE float64
+	var samples, photoSamples, textTiles, textExact int64
+	var ms runtime.MemStats
+	for i := 0; i < n; i++ {
+		src, err := loadFrame(dir, i)
+		if err != nil {
+			return res, err
+		}
+		t0 := time.Now()
+		update, err = enc.Encode(update[:0], codec.FrameFromRGBA(src))
+		t1 := time.Now()
+		if err != nil {
+			return res, fmt.Errorf("%s frame %d: %w", man.Name, i, err)
+		}
+		if _, err := dec.Decode(update); err != nil {
+			return res, fmt.Errorf("%s frame %d: %w", man.Name, i, err)
+		}
+		t2 := time.Now()
+		encMs = append(encMs, float64(t1.Sub(t0))/1e6)
+		decMs = append(decMs, float64(t2.Sub(t1))/1e6)
+		res.Bytes += int64(len(update))
+		if f.verbose {
+			fmt.Fprintf(os.Stderr, "%s %d: %d bytes, encode %.2f ms\n", man.Name, i, len(update), float64(t1.Sub(t0))/1e6)
+		}
+		res.RawBytes += int64(src.Rect.Dx() * src.Rect.Dy() * 3)
+		runtime.ReadMemStats(&ms)
+		res.PeakHeap = max(res.PeakHeap, ms.HeapAlloc)
+
+		c := compareFrames(src, dec.Framebuffer())
+		exact := c.sse == 0
+		if exact {
+			res.FramesExact++
+		} else {
+			res.LosslessVerified = false
+		}
+		sse += c.sse
+		samples += c.samples
+		photoSSE += c.photoSSE
+		photoSamples += c.photoSamples
+		textTiles += c.textTiles
+		textExact += c.textExact
+		if f.mode == codec.Lossless {
+			res.FrameExact = append(res.FrameExact, exact)
+		} else {
+			res.FramePSNR = append(res.FramePSNR, psnr(c.sse, c.samples))
+		}
+	}
+	res.PSNRdB = psnr(sse, samples)
+	if photoSamples > 0 {
+		res.PhotoPSNRdB = psnr(photoSSE, photoSamples)
+	}
+	if textTiles > 0 {
+		res.TextTilesExact = float64(textExact) / float64(textTiles)
+	}
+	res.BytesPerS = float64(res.Bytes) * man.FPS / float64(n)
+	res.RatioToRaw = float64(res.RawBytes) / float64(res.Bytes)
+	res.EncodeP50, res.EncodeP99, res.EncodeMax = percentile(encMs, 50), percentile(encMs, 99), percentile(encMs, 100)
+	res.DecodeP50, res.DecodeP99 = percentile(decMs, 50), percentile(decMs, 99)
+	st := enc.Stats()
+	if f.stats {
+		res.Stats = &st
+	}
+	if f.refs {
+		if res.GIFBytes, res.NaiveBytes, err = references(dir, n); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// frameCompare holds the differences between a source frame and the
+// decoded one. Text tiles are 16x16 tiles of the source with at most 32
+// colours (text and UI); photo tiles have more than 64.
+type frameCompare struct {
+	sse, photoSSE         float64
+	samples, photoSamples int64
+	textTiles, textExact  int64
+}
+
+func compareFrames(src, got *image.RGBA) frameCompare {
+	var c frameCompare
+	w, h := src.Rect.Dx(), src.Rect.Dy()
+	if got == nil || got.Rect.Dx() != w || got.Rect.Dy() != h {
+		c.sse, c.samples = math.Inf(1), 1
+		return c
+	}
+	if bytes.Equal(src.Pix, got.Pix) {
+		c.samples = int64(w * h * 3)
+		return c
+	}
+	colors := make(map[uint32]struct{}, 256)
+	for ty := 0; ty < h; ty += 16 {
+		for tx := 0; tx < w; tx += 16 {
+			clear(colors)
+			var tse float64
+			for y := ty; y < min(ty+16, h); y++ {
+				a := src.Pix[y*src.Stride+tx*4 : y*src.Stride+min(tx+16, w)*4]
+				b := got.Pix[y*got.Stride+tx*4 : y*got.Stride+min(tx+16, w)*4]
+				for i := 0; i < len(a); i += 4 {
+					colors[uint32(a[i])|uint32(a[i+1])<<8|uint32(a[i+2])<<16] = struct{}{}
+					for k := 0; k < 3; k++ {
+						d := float64(a[i+k]) - float64(b[i+k])
+						tse += d * d
+					}
+				}
+			}
+			n := int64((min(ty+16, h) - ty) * (min(tx+16, w) - tx) * 3)
+			c.sse += tse
+			c.samples += n
+			switch {
+			case len(colors) <= 32:
+				c.textTiles++
+				if tse == 0 {
+					c.textExact++
+				}
+			case len(colors) > 64:
+				c.photoSSE += tse
+				c.photoSamples += n
+			}
+		}
+	}
+	return c
+}
+
+func psnr(sse float64, samples int64) float64 {
+	if sse == 0 || samples == 0 {
+		return math.Inf(1)
+	}
+	return 10 * math.Log10(255*255/(sse/float64(samples)))
+}
+
+func percentile(v []float64, p float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	i := int(math.Ceil(p/100*float64(len(s)))) - 1
+	return s[max(0, min(i, len(s)-1))]
+}
+
+type countWriter struct{ n int64 }
+
+func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+// references computes, over the first n frames of a trace, the bytes of
+// full-frame GIF (exact palette where a frame has at most 256 colours,
+// else Plan 9 without dithering) and of the naive baseline: the 64x64
+// tiles that changed since the previous frame, as 24-bit RGB after a
+// 4-byte position, into one persistent zstd stream (8 MiB window, default
+// level) flushed per frame.
+func references(dir string, n int) (gifBytes, naiveBytes int64, err error) {
+	var naive bytes.Buffer
+	zw, err := zstd.NewWriter(&naive, zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(8<<20), zstd.WithEncoderCRC(false))
+	if err != nil {
+		return 0, 0, err
+	}
+	var prev *image.RGBA
+	var buf []byte
+	for i := 0; i < n; i++ {
+		src, err := loadFrame(dir, i)
+		if err != nil {
+			return 0, 0, err
+		}
+		var cw countWriter
+		if err := encodeGIF(&cw, src); err != nil {
+			return 0, 0, err
+		}
+		gifBytes += cw.n
+
+		buf = buf[:0]
+		b := src.Rect
+		for ty := 0; ty < b.Dy(); ty += 64 {
+			for tx := 0; tx < b.Dx(); tx += 64 {
+				x1, y1 := min(tx+64, b.Dx()), min(ty+64, b.Dy())
+				if prev != nil && tileEqual(src, prev, tx, ty, x1, y1) {
+					continue
+				}
+				buf = append(buf, byte(tx>>8), byte(tx), byte(ty>>8), byte(ty))
+				for y := ty; y < y1; y++ {
+					row := src.Pix[y*src.Stride+tx*4 : y*src.Stride+x1*4]
+					for k := 0; k < len(row); k += 4 {
+						buf = append(buf, row[k], row[k+1], row[k+2])
+					}
+				}
+			}
+		}
+		prev = src
+		if len(buf) == 0 {
+			naiveBytes++ // an empty update still says "nothing changed"
+			continue
+		}
+		naive.Reset()
+		if _, err := zw.Write(buf); err != nil {
+			return 0, 0, err
+		}
+		if err := zw.Flush(); err != nil {
+			return 0, 0, err
+		}
+		naiveBytes += int64(naive.Len())
+	}
+	return gifBytes, naiveBytes, nil
+}
+
+func tileEqual(a, b *image.RGBA, x0, y0, x1, y1 int) bool {
+	for y := y0; y < y1; y++ {
+		if !bytes.Equal(a.Pix[y*a.Stride+x0*4:y*a.Stride+x1*4], b.Pix[y*b.Stride+x0*4:y*b.Stride+x1*4]) {
+			return false
+		}
+	}
+	return true
+}
+
+func encodeGIF(w io.Writer, m *image.RGBA) error {
+	b := m.Rect
+	idx := make(map[uint32]uint8, 256)
+	var pal color.Palette
+	exact := true
+	for i := 0; i < len(m.Pix) && exact; i += 4 {
+		k := uint32(m.Pix[i]) | uint32(m.Pix[i+1])<<8 | uint32(m.Pix[i+2])<<16
+		if _, ok := idx[k]; !ok {
+			if len(pal) == 256 {
+				exact = false
+				break
+			}
+			idx[k] = uint8(len(pal))
+			pal = append(pal, color.RGBA{m.Pix[i], m.Pix[i+1], m.Pix[i+2], 0xff})
+		}
+	}
+	if !exact {
+		return gif.Encode(w, m, &gif.Options{NumColors: 256, Drawer: draw.Src})
+	}
+	p := image.NewPaletted(b, pal)
+	for y := 0; y < b.Dy(); y++ {
+		for x := 0; x < b.Dx(); x++ {
+			o := y*m.Stride + x*4
+			p.Pix[y*p.Stride+x] = idx[uint32(m.Pix[o])|uint32(m.Pix[o+1])<<8|uint32(m.Pix[o+2])<<16]
+		}
+	}
+	return gif.Encode(w, p, nil)
+}
+
+func printStats(w io.Writer, r traceResult) {
+	s := r.Stats
+	if s == nil {
+		return
+	}
+	fmt.Fprintf(w, "%s: %d frames (%d key, %d empty), %d B total, %d B raw into zstd\n", r.Trace, s.Frames, s.Keyframes, s.EmptyUpdates, s.Bytes, s.RawBytes)
+	fmt.Fprintf(w, "  tiles: %d changed, %d copied (%d rects), %d cache hits, %d palette, %d photo, %d lossy, %d marks only\n",
+		s.TilesChanged, s.TilesCopied, s.Copies, s.TilesCached, s.TilesPalette, s.TilesPhoto, s.TilesLossy, s.TilesKept)
+	fmt.Fprintf(w, "  marks: %d new, %d references\n", s.MarksNew, s.MarksRef)
+	var parts []string
+	for i, b := range s.SectionBytes {
+		parts = append(parts, fmt.Sprintf("%s %d", codec.SectionNames[i], b))
+	}
+	fmt.Fprintf(w, "  raw section bytes: %s\n", strings.Join(parts, ", "))
+}
+
+func printTable(w io.Writer, results []traceResult, f codecFlags) {
+	fmt.Fprintf(w, "deskway-bench codec: mode %s, GOMAXPROCS %d, %s/%s, load %s\n", f.mode, runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, loadAvg())
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "trace\tframes\tfps\tbytes\tB/s\tx raw\tGIF bytes\tvs GIF\tnaive bytes\tvs naive\tenc p50 ms\tenc p99 ms\tdec p50 ms\tdec p99 ms\tpeak heap MB\texact frames\tPSNR dB\t")
+	for _, r := range results {
+		vsGIF, vsNaive := "-", "-"
+		if r.GIFBytes > 0 {
+			vsGIF = fmt.Sprintf("1/%.1f", float64(r.GIFBytes)/float64(r.Bytes))
+		}
+		if r.NaiveBytes > 0 {
+			vsNaive = fmt.Sprintf("1/%.2f", float64(r.NaiveBytes)/float64(r.Bytes))
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%g\t%d\t%.0f\t%.0f\t%d\t%s\t%d\t%s\t%.2f\t%.2f\t%.2f\t%.2f\t%.1f\t%d/%d\t%.1f\t\n",
+			r.Trace, r.Frames, r.FPS, r.Bytes, r.BytesPerS, r.RatioToRaw, r.GIFBytes, vsGIF, r.NaiveBytes, vsNaive,
+			r.EncodeP50, r.EncodeP99, r.DecodeP50, r.DecodeP99, float64(r.PeakHeap)/(1<<20), r.FramesExact, r.Frames, r.PSNRdB)
+	}
+	tw.Flush()
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	fields := strings.Fields(string(b))
+	if len(fields) < 3 {
+		return "unknown"
+	}
+	return strings.Join(fields[:3], " ")
+}

@@ -1,0 +1,457 @@
+package codec
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"io"
+	"unsafe"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// Decoder applies updates from an Encoder to a framebuffer. Every count,
+// size and reference in an update is checked before it is used or
+// allocated; a bad update returns an error (never panics), after which
+// only a keyframe is accepted.
+//
+// A Decoder is not safe for concurrent use; the image returned by
+// Framebuffer may be read between calls to Decode.
+type Decoder struct {
+	opts DecoderOptions
+
+	fb           *image.RGBA
+	pix          []uint32 // fb.Pix seen as pixels
+	w, h, tw, th int
+	synced       bool
+
+	cache *tileCache
+	marks *markDict
+
+	zsrc chunkReader
+	zr   *zstd.Decoder
+
+	raw     []byte
+	copies  []copyRun
+	copyTmp []uint32
+	coded   []int32
+	rects   []Rect
+	markPix []uint32
+}
+
+// chunkReader hands one update's zstd blocks to the stream decoder. It
+// deliberately has no Bytes or Len method, so zstd reads it as a stream.
+type chunkReader struct{ b []byte }
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	if len(c.b) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, c.b)
+	c.b = c.b[n:]
+	return n, nil
+}
+
+// NewDecoder returns a decoder waiting for its first keyframe.
+func NewDecoder(opts DecoderOptions) *Decoder {
+	if opts.MaxWidth <= 0 {
+		opts.MaxWidth = defaultMaxWidth
+	}
+	if opts.MaxHeight <= 0 {
+		opts.MaxHeight = defaultMaxHeight
+	}
+	if opts.MaxCacheTiles <= 0 {
+		opts.MaxCacheTiles = defaultMaxCache
+	}
+	if opts.MaxMarkSlots <= 0 {
+		opts.MaxMarkSlots = defaultMaxSlots
+	}
+	if opts.MaxMarkPixels <= 0 {
+		opts.MaxMarkPixels = defaultMaxMarkPix
+	}
+	return &Decoder{opts: opts}
+}
+
+// Framebuffer returns the decoded screen (alpha 255). It is replaced by a
+// new image when a keyframe changes the screen size, and is nil before the
+// first keyframe.
+func (d *Decoder) Framebuffer() *image.RGBA { return d.fb }
+
+// Decode applies one update and returns the rectangles it changed. The
+// rectangles are valid until the next call.
+func (d *Decoder) Decode(update []byte) (rects []Rect, err error) {
+	rects, err = d.decode(update)
+	if err != nil {
+		d.synced = false
+		if !errors.Is(err, ErrNeedKeyframe) {
+			err = fmt.Errorf("codec: decode: %w", err)
+		}
+	}
+	return rects, err
+}
+
+func (d *Decoder) decode(update []byte) ([]Rect, error) {
+	if len(update) == 0 {
+		return nil, corruptf("empty update")
+	}
+	flags := update[0]
+	if flags&0x0f != version || flags&^byte(0x0f|flagKeyframe|flagPayload) != 0 {
+		return nil, corruptf("unknown version or flags %#x", flags)
+	}
+	r := rbuf{b: update, off: 1, sec: "header"}
+	key := flags&flagKeyframe != 0
+	d.rects = d.rects[:0]
+	if key {
+		if err := d.keyframe(&r); err != nil {
+			return nil, err
+		}
+		if flags&flagPayload == 0 {
+			return nil, corruptf("keyframe without payload")
+		}
+		d.rects = append(d.rects, Rect{0, 0, d.w, d.h})
+	} else if !d.synced {
+		return nil, ErrNeedKeyframe
+	}
+	if flags&flagPayload == 0 {
+		if r.off != len(update) {
+			return nil, corruptf("%d bytes after an empty update", len(update)-r.off)
+		}
+		return d.rects, nil
+	}
+	maxRaw := 16*d.w*d.h + 1<<16
+	n := r.intn(maxRaw, "payload length")
+	if r.err != nil {
+		return nil, r.err
+	}
+	d.zsrc.b = update[r.off:]
+	if key {
+		if d.zr == nil {
+			zr, err := zstd.NewReader(nil,
+				zstd.WithDecoderConcurrency(1),
+				zstd.WithDecoderMaxWindow(zstdWindow),
+				zstd.WithDecoderMaxMemory(uint64(maxRaw)+zstdWindow),
+				zstd.WithDecoderLowmem(true))
+			if err != nil {
+				return nil, fmt.Errorf("zstd reader: %w", err)
+			}
+			d.zr = zr
+		}
+		if err := d.zr.Reset(&d.zsrc); err != nil {
+			return nil, corruptf("zstd: %v", err)
+		}
+	}
+	if cap(d.raw) < n {
+		d.raw = make([]byte, n)
+	}
+	raw := d.raw[:n]
+	if _, err := io.ReadFull(d.zr, raw); err != nil {
+		return nil, corruptf("zstd: %v", err)
+	}
+	if len(d.zsrc.b) != 0 {
+		return nil, corruptf("%d compressed bytes left over", len(d.zsrc.b))
+	}
+	if err := d.apply(raw); err != nil {
+		return nil, err
+	}
+	d.synced = true
+	return d.rects, nil
+}
+
+// keyframe reads the keyframe header and resets the decoder's state.
+func (d *Decoder) keyframe(r *rbuf) error {
+	w := r.intn(1<<15, "width")
+	h := r.intn(1<<15, "height")
+	ct := r.intn(1<<30, "cache tiles")
+	ms := r.intn(1<<30, "mark slots")
+	mp := r.intn(1<<40, "mark pixels")
+	if r.err != nil {
+		return r.err
+	}
+	switch {
+	case w == 0 || h == 0:
+		return corruptf("screen size %dx%d", w, h)
+	case w > d.opts.MaxWidth || h > d.opts.MaxHeight:
+		return limitf("screen %dx%d exceeds %dx%d", w, h, d.opts.MaxWidth, d.opts.MaxHeight)
+	case ct < 1 || ct > d.opts.MaxCacheTiles:
+		return limitf("tile cache of %d tiles (limit %d)", ct, d.opts.MaxCacheTiles)
+	case ms < 1 || ms > d.opts.MaxMarkSlots:
+		return limitf("mark dictionary of %d marks (limit %d)", ms, d.opts.MaxMarkSlots)
+	case mp < maxMarkSide*maxMarkSide || mp > d.opts.MaxMarkPixels:
+		return limitf("mark dictionary of %d pixels (limit %d)", mp, d.opts.MaxMarkPixels)
+	}
+	if d.fb == nil || d.w != w || d.h != h {
+		d.fb = image.NewRGBA(image.Rect(0, 0, w, h))
+		d.pix = unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(d.fb.Pix))), w*h)
+		d.w, d.h = w, h
+		d.tw, d.th = (w+tileSize-1)/tileSize, (h+tileSize-1)/tileSize
+	}
+	for i := range d.pix {
+		d.pix[i] = opaque
+	}
+	if d.cache == nil || len(d.cache.w) != ct {
+		d.cache = newTileCache(ct, false)
+	} else {
+		d.cache.lru = newLRU(ct, ct)
+	}
+	d.marks = newMarkDict(ms, mp, false)
+	d.synced = false
+	return nil
+}
+
+func (d *Decoder) apply(raw []byte) error {
+	hdr := rbuf{b: raw, sec: "sections"}
+	var secs [numSections]rbuf
+	lens := [numSections]int{}
+	total := 0
+	for i := range secs {
+		lens[i] = hdr.intn(len(raw), "section length")
+		total += lens[i]
+	}
+	if hdr.err != nil {
+		return hdr.err
+	}
+	if total != len(raw)-hdr.off {
+		return corruptf("sections: lengths add to %d, payload has %d", total, len(raw)-hdr.off)
+	}
+	off := hdr.off
+	for i := range secs {
+		secs[i] = rbuf{b: raw[off : off+lens[i]], sec: SectionNames[i]}
+		off += lens[i]
+	}
+	if err := d.applyCopies(&secs[secOps]); err != nil {
+		return err
+	}
+	if err := d.applyTiles(&secs); err != nil {
+		return err
+	}
+	if err := d.applyMarks(&secs[secMarks], &secs[secMarkPx]); err != nil {
+		return err
+	}
+	if err := d.applyLossy(&secs[secLossy]); err != nil {
+		return err
+	}
+	for i := range secs {
+		if secs[i].err == nil && secs[i].off != len(secs[i].b) {
+			return corruptf("%s: %d bytes left over", secs[i].sec, len(secs[i].b)-secs[i].off)
+		}
+	}
+	// Coded tiles enter the cache, in raster order.
+	for _, t := range d.coded {
+		x, y := int(t)%d.tw*tileSize, int(t)/d.tw*tileSize
+		d.cache.put(d.pix, y*d.w+x, d.w, min(tileSize, d.w-x), min(tileSize, d.h-y), 0)
+	}
+	return nil
+}
+
+func (d *Decoder) applyCopies(r *rbuf) error {
+	n := r.intn(d.tw*d.th, "copy count")
+	d.copies = d.copies[:0]
+	area := 0
+	for i := 0; i < n && r.err == nil; i++ {
+		x := r.intn(d.tw-1, "copy x")
+		y := r.intn(d.th-1, "copy y")
+		w := r.intn(d.tw-x, "copy width")
+		h := r.intn(d.th-y, "copy height")
+		dx := r.sint(d.w, "copy dx")
+		dy := r.sint(d.h, "copy dy")
+		if r.err != nil {
+			break
+		}
+		c := copyRun{int32(x), int32(x + w), int32(y), int32(y + h), vec{int32(dx), int32(dy)}}
+		x0, y0 := x*tileSize, y*tileSize
+		x1, y1 := min((x+w)*tileSize, d.w), min((y+h)*tileSize, d.h)
+		if w == 0 || h == 0 || x0+dx < 0 || y0+dy < 0 || x1+dx > d.w || y1+dy > d.h {
+			return corruptf("copy %d: source outside the screen", i)
+		}
+		if area += (x1 - x0) * (y1 - y0); area > d.w*d.h {
+			return corruptf("copies cover more than the screen")
+		}
+		d.copies = append(d.copies, c)
+		d.rects = append(d.rects, Rect{x0, y0, x1 - x0, y1 - y0})
+	}
+	if r.err != nil {
+		return r.err
+	}
+	d.copyTmp = applyCopies(d.pix, d.w, d.h, d.copies, d.copyTmp)
+	return nil
+}
+
+func (d *Decoder) applyTiles(secs *[numSections]rbuf) error {
+	tiles := &secs[secTiles]
+	colors, index, runs := &secs[secColor], &secs[secIndex], &secs[secRuns]
+	photo, cache := &secs[secPhoto], &secs[secCache]
+	d.coded = d.coded[:0]
+	ntiles := d.tw * d.th
+	t := -1
+	runStart := -1
+	var pal [maxPalette + 1]uint32
+	for tiles.off < len(tiles.b) {
+		skip := tiles.intn(ntiles, "tile skip")
+		mode := tiles.byte()
+		if tiles.err != nil {
+			return tiles.err
+		}
+		if t+skip+1 >= ntiles {
+			return corruptf("tiles: tile %d beyond the screen", t+skip+1)
+		}
+		// Report runs of consecutive tiles in a row as one rect.
+		if skip != 0 || (t+1)%d.tw == 0 {
+			d.flushRun(runStart, t)
+			runStart = t + skip + 1
+		}
+		t += skip + 1
+		x, y := t%d.tw*tileSize, t/d.tw*tileSize
+		w, h := min(tileSize, d.w-x), min(tileSize, d.h-y)
+		off := y*d.w + x
+		switch mode {
+		case tileKeep:
+		case tilePalette:
+			n := colors.intn(maxPalette-1, "palette size") + 1
+			pal[0] = 0
+			for i := 1; i <= n; i++ {
+				pal[i] = colors.rgb()
+			}
+			if colors.err != nil {
+				return colors.err
+			}
+			px, total := 0, w*h
+			for px < total {
+				v := index.byte()
+				l := int(runs.byte()) + 1
+				if index.err != nil || runs.err != nil {
+					return corruptf("tile %d: palette runs truncated", t)
+				}
+				if int(v) > n || px+l > total {
+					return corruptf("tile %d: palette index %d of %d or run past the tile", t, v, n)
+				}
+				if v != 0 {
+					c := pal[v]
+					for i := px; i < px+l; i++ {
+						d.pix[off+i/w*d.w+i%w] = c
+					}
+				}
+				px += l
+			}
+		case tilePhoto:
+			res := photo.bytes(3 * w * h)
+			if photo.err != nil {
+				return photo.err
+			}
+			decodePhoto(res, d.pix, off, d.w, w, h)
+		case tileCached:
+			s := cache.intn(len(d.cache.w)-1, "cache slot")
+			if cache.err != nil {
+				return cache.err
+			}
+			if !d.cache.lru.valid(s) || int(d.cache.w[s]) != w || int(d.cache.h[s]) != h {
+				return corruptf("tile %d: cache slot %d empty or of another size", t, s)
+			}
+			d.cache.lru.touch(int32(s))
+			d.cache.get(int32(s), d.pix, off, d.w)
+			continue
+		default:
+			return corruptf("tile %d: unknown mode %d", t, mode)
+		}
+		d.coded = append(d.coded, int32(t))
+	}
+	d.flushRun(runStart, t)
+	return nil
+}
+
+// flushRun reports tiles a..b (inclusive, one tile row) as a rect.
+func (d *Decoder) flushRun(a, b int) {
+	if a < 0 || b < a {
+		return
+	}
+	x, y := a%d.tw*tileSize, a/d.tw*tileSize
+	x1 := min((b%d.tw+1)*tileSize, d.w)
+	d.rects = append(d.rects, Rect{x, y, x1 - x, min(tileSize, d.h-y)})
+}
+
+func (d *Decoder) applyMarks(ms, px *rbuf) error {
+	n := ms.intn(len(ms.b), "mark count")
+	prevX, prevB := 0, 0
+	slots := len(d.marks.w)
+	for i := 0; i < n; i++ {
+		ref := ms.intn(slots, "mark slot")
+		dx := ms.sint(1<<16, "mark dx")
+		dy := ms.sint(1<<16, "mark dy")
+		if ms.err != nil {
+			return ms.err
+		}
+		var s int32
+		if ref == 0 {
+			w, h := int(px.byte())+1, int(px.byte())+1
+			nc := int(px.byte()) + 1
+			if px.err != nil {
+				return px.err
+			}
+			if w > maxMarkSide || h > maxMarkSide {
+				return corruptf("mark %d: size %dx%d exceeds %d", i, w, h, maxMarkSide)
+			}
+			var pal [256]uint32
+			for k := 1; k <= nc; k++ {
+				pal[k] = px.rgb()
+			}
+			idx := px.bytes(w * h)
+			if px.err != nil {
+				return px.err
+			}
+			d.markPix = d.markPix[:0]
+			for _, v := range idx {
+				if int(v) > nc {
+					return corruptf("mark %d: colour index %d of %d", i, v, nc)
+				}
+				d.markPix = append(d.markPix, pal[v])
+			}
+			s = d.marks.add(d.markPix, w, h, 0)
+		} else {
+			s = int32(ref - 1)
+			if !d.marks.lru.valid(int(s)) {
+				return corruptf("mark %d: slot %d is empty", i, s)
+			}
+			d.marks.lru.touch(s)
+		}
+		w, h := int(d.marks.w[s])+1, int(d.marks.h[s])+1
+		x, b := prevX+dx, prevB+dy
+		y := b - h
+		if x < 0 || y < 0 || x+w > d.w || b > d.h {
+			return corruptf("mark %d: %dx%d at %d,%d outside the screen", i, w, h, x, y)
+		}
+		d.marks.paint(s, d.pix, y*d.w+x, d.w)
+		prevX, prevB = x, b
+	}
+	return ms.err
+}
+
+func (d *Decoder) applyLossy(r *rbuf) error {
+	n := r.intn(d.tw*d.th, "lossy rect count")
+	for i := 0; i < n; i++ {
+		x := r.intn(d.tw, "lossy x")
+		y := r.intn(d.th, "lossy y")
+		w := r.intn(d.tw, "lossy width")
+		h := r.intn(d.th, "lossy height")
+		l := r.intn(len(r.b), "lossy length")
+		data := r.bytes(l)
+		if r.err != nil {
+			return r.err
+		}
+		px, py, pw, ph := x*tileSize, y*tileSize, w*tileSize, h*tileSize
+		if w == 0 || h == 0 || px+pw > d.w || py+ph > d.h {
+			return corruptf("lossy rect %d outside the screen", i)
+		}
+		cfg, err := jpeg.DecodeConfig(bytes.NewReader(data))
+		if err != nil || cfg.Width != pw || cfg.Height != ph {
+			return corruptf("lossy rect %d: bad jpeg header (%v)", i, err)
+		}
+		m, err := jpeg.Decode(bytes.NewReader(data))
+		if err != nil {
+			return corruptf("lossy rect %d: jpeg: %v", i, err)
+		}
+		paintImage(d.pix, d.w, px, py, m)
+		d.rects = append(d.rects, Rect{px, py, pw, ph})
+	}
+	return r.err
+}

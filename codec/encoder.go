@@ -1,0 +1,509 @@
+package codec
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"slices"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// Encoder turns frames into updates for a Decoder. It keeps the previous
+// frame, a model of the decoder's framebuffer and the caches both ends
+// hold in step.
+//
+// Pipeline of Encode: change detection (raw rows compared with the
+// previous input, then per 16x16 tile) -> motion search over the changed
+// tiles (copies from anywhere in the old framebuffer, verified exactly) ->
+// tile cache lookups -> marks cut from uniform backgrounds -> lossy rects
+// for photographic tiles (Balanced) -> palette or photo residuals for the
+// remaining tiles -> sections -> one persistent zstd stream, flushed.
+//
+// An Encoder is not safe for concurrent use.
+type Encoder struct {
+	opts    EncoderOptions
+	quality int
+
+	w, h, tw, th int
+	raw          []byte      // previous input frame, w*4 bytes per row
+	rawFmt       PixelFormat // format of raw
+	cur          []uint32    // current source frame
+	rec          []uint32    // the decoder's framebuffer, as it will be
+	started      bool
+	forceKey     bool
+
+	cache *tileCache
+	marks *markDict
+
+	zbuf bytes.Buffer
+	zw   *zstd.Encoder
+
+	// Per-frame scratch.
+	sec      [numSections]wbuf
+	raw0     []byte
+	changed  []bool   // per tile: raw input changed
+	state    []uint8  // per tile: tileState
+	bg       []uint32 // per tile: background colour (markable tiles)
+	dirty    []int32  // tiles to code, raster order
+	stamp    []uint32 // per pixel: mark labelling
+	gen      uint32
+	cc       colorCounter
+	pal      []uint32
+	comp     []int32
+	cands    []markCand
+	candPix  []uint32
+	scaled   []byte
+	copyTmp  []uint32
+	motion   motionScratch
+	lossyBuf bytes.Buffer
+
+	stats Stats
+}
+
+// Stats counts what an Encoder has produced since it was created, for
+// profiling where the bytes go.
+type Stats struct {
+	Frames, Keyframes, EmptyUpdates int
+	// Bytes is the total size of the updates; RawBytes what went into zstd.
+	Bytes, RawBytes int64
+	// SectionBytes is the raw size per payload section (see wire.go).
+	SectionBytes [numSections]int64
+	// Tile counts by how they were coded.
+	TilesChanged, TilesCopied, TilesCached, TilesPalette, TilesPhoto, TilesLossy, TilesKept int64
+	// Copies is the number of copy rects; MarksNew and MarksRef count mark
+	// definitions and references.
+	Copies, MarksNew, MarksRef int64
+}
+
+// SectionNames names Stats.SectionBytes' entries.
+var SectionNames = [numSections]string{"ops", "tiles", "colors", "index", "runs", "photo", "marks", "markpix", "lossy", "cache"}
+
+// Tile states during one Encode.
+const (
+	stClean  = iota
+	stCoded  // palette, photo or keep
+	stCached // cache hit
+	stLossy  // inside a lossy rect
+	stCopied // covered by a copy
+)
+
+// NewEncoder returns an encoder; the first update it produces is a
+// keyframe.
+func NewEncoder(opts EncoderOptions) *Encoder {
+	if opts.CacheTiles <= 0 {
+		opts.CacheTiles = defaultCacheTiles
+	}
+	if opts.MarkSlots <= 0 {
+		opts.MarkSlots = defaultMarkSlots
+	}
+	if opts.MarkPixels < maxMarkSide*maxMarkSide {
+		opts.MarkPixels = defaultMarkPixels
+	}
+	if opts.Scale < 1 {
+		opts.Scale = 1
+	}
+	if opts.ZstdLevel <= 0 || opts.ZstdLevel > 4 {
+		opts.ZstdLevel = int(zstd.SpeedDefault)
+	}
+	q := opts.Quality
+	if q <= 0 || q > 100 {
+		q = 90
+		if opts.Mode == LowBandwidth {
+			q = 60
+		}
+	}
+	e := &Encoder{opts: opts, quality: q, forceKey: true}
+	zw, err := zstd.NewWriter(&e.zbuf,
+		zstd.WithEncoderConcurrency(1),
+		zstd.WithWindowSize(zstdWindow),
+		zstd.WithEncoderLevel(zstd.EncoderLevel(opts.ZstdLevel)),
+		zstd.WithEncoderCRC(false))
+	if err != nil {
+		panic("codec: zstd writer: " + err.Error()) // options are constants
+	}
+	e.zw = zw
+	return e
+}
+
+// ForceKeyframe makes the next update a keyframe, which resets the
+// decoder: after a relay fail-over, a refresh request or for a new viewer.
+func (e *Encoder) ForceKeyframe() { e.forceKey = true }
+
+// Stats returns the counters since the encoder was created.
+func (e *Encoder) Stats() Stats { return e.stats }
+
+// Size returns the size of the frames the decoder sees (after scaling).
+func (e *Encoder) Size() (w, h int) { return e.w, e.h }
+
+func (f *Frame) check() error {
+	if f.Width <= 0 || f.Height <= 0 || f.Width > 1<<15 || f.Height > 1<<15 {
+		return fmt.Errorf("codec: encode: bad frame size %dx%d", f.Width, f.Height)
+	}
+	if f.Format != BGRA && f.Format != RGBA {
+		return fmt.Errorf("codec: encode: unknown pixel format %v", f.Format)
+	}
+	if f.Stride < f.Width*4 || len(f.Pix) < f.Stride*(f.Height-1)+f.Width*4 {
+		return fmt.Errorf("codec: encode: stride %d or %d bytes too small for %dx%d", f.Stride, len(f.Pix), f.Width, f.Height)
+	}
+	return nil
+}
+
+func (e *Encoder) setSize(w, h int) {
+	e.w, e.h = w, h
+	e.tw, e.th = (w+tileSize-1)/tileSize, (h+tileSize-1)/tileSize
+	e.raw = make([]byte, w*h*4)
+	e.cur = make([]uint32, w*h)
+	e.rec = make([]uint32, w*h)
+	e.stamp = make([]uint32, w*h)
+	e.gen = 0
+	n := e.tw * e.th
+	e.changed = make([]bool, n)
+	e.state = make([]uint8, n)
+	e.bg = make([]uint32, n)
+}
+
+// reset puts the encoder's model of the decoder where a keyframe puts the
+// decoder: black framebuffer, empty caches, a new zstd frame.
+func (e *Encoder) reset() {
+	for i := range e.rec {
+		e.rec[i] = opaque
+	}
+	e.cache = newTileCache(e.opts.CacheTiles, true)
+	e.marks = newMarkDict(e.opts.MarkSlots, e.opts.MarkPixels, true)
+	e.zbuf.Reset()
+	e.zw.Reset(&e.zbuf)
+}
+
+// Encode appends to dst the update that takes the decoder from the
+// previous frame to f, and returns it. When nothing changed the update is
+// one byte.
+func (e *Encoder) Encode(dst []byte, f Frame) ([]byte, error) {
+	if err := f.check(); err != nil {
+		return dst, err
+	}
+	if e.opts.Scale > 1 {
+		f = e.downscale(f)
+	}
+	if !e.started || f.Width != e.w || f.Height != e.h {
+		e.setSize(f.Width, f.Height)
+		e.started = true
+		e.forceKey = true
+	}
+	key := e.forceKey
+	e.forceKey = false
+	e.stats.Frames++
+	if key {
+		e.reset()
+		e.stats.Keyframes++
+	}
+	e.detect(f, key)
+	if len(e.dirty) == 0 && !key {
+		e.stats.EmptyUpdates++
+		e.stats.Bytes++
+		return append(dst, version), nil
+	}
+	for i := range e.sec {
+		e.sec[i].b = e.sec[i].b[:0]
+	}
+	e.findMotion()
+	e.classify()
+	e.codeMarks()
+	e.codeLossy()
+	e.codeTiles()
+
+	// Assemble the raw payload and compress it.
+	raw := e.raw0[:0]
+	total := 0
+	for i := range e.sec {
+		raw = binary.AppendUvarint(raw, uint64(len(e.sec[i].b)))
+		total += len(e.sec[i].b)
+		e.stats.SectionBytes[i] += int64(len(e.sec[i].b))
+	}
+	for i := range e.sec {
+		raw = append(raw, e.sec[i].b...)
+	}
+	e.raw0 = raw
+	start := len(dst)
+	flags := byte(version | flagPayload)
+	if key {
+		flags |= flagKeyframe
+	}
+	dst = append(dst, flags)
+	if key {
+		dst = binary.AppendUvarint(dst, uint64(e.w))
+		dst = binary.AppendUvarint(dst, uint64(e.h))
+		dst = binary.AppendUvarint(dst, uint64(e.opts.CacheTiles))
+		dst = binary.AppendUvarint(dst, uint64(e.opts.MarkSlots))
+		dst = binary.AppendUvarint(dst, uint64(e.opts.MarkPixels))
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(raw)))
+	e.zbuf.Reset()
+	if _, err := e.zw.Write(raw); err != nil {
+		e.forceKey = true
+		return dst[:start], fmt.Errorf("codec: encode: zstd: %w", err)
+	}
+	if err := e.zw.Flush(); err != nil {
+		e.forceKey = true
+		return dst[:start], fmt.Errorf("codec: encode: zstd: %w", err)
+	}
+	dst = append(dst, e.zbuf.Bytes()...)
+	e.stats.RawBytes += int64(len(raw))
+	e.stats.Bytes += int64(len(dst) - start)
+	return dst, nil
+}
+
+// detect finds the tiles whose pixels differ from the decoder's, converts
+// them into cur and records the raw input for the next comparison.
+// Unchanged rows cost one memory compare each.
+func (e *Encoder) detect(f Frame, all bool) {
+	if f.Format != e.rawFmt {
+		all = true
+		e.rawFmt = f.Format
+	}
+	rowBytes := e.w * 4
+	e.dirty = e.dirty[:0]
+	for ty := 0; ty < e.th; ty++ {
+		y0, y1 := ty*tileSize, min(ty*tileSize+tileSize, e.h)
+		flags := e.changed[ty*e.tw : ty*e.tw+e.tw]
+		any := false
+		if all {
+			for i := range flags {
+				flags[i] = true
+			}
+			any = true
+		} else {
+			clear(flags)
+			for y := y0; y < y1; y++ {
+				src := f.Pix[y*f.Stride : y*f.Stride+rowBytes]
+				old := e.raw[y*rowBytes : y*rowBytes+rowBytes]
+				if bytes.Equal(src, old) {
+					continue
+				}
+				for tx := range flags {
+					if flags[tx] {
+						continue
+					}
+					a, b := tx*tileSize*4, min(tx*tileSize*4+tileSize*4, rowBytes)
+					if !bytes.Equal(src[a:b], old[a:b]) {
+						flags[tx] = true
+						any = true
+					}
+				}
+			}
+		}
+		if !any {
+			continue
+		}
+		for tx, ch := range flags {
+			if !ch {
+				continue
+			}
+			x0, x1 := tx*tileSize, min(tx*tileSize+tileSize, e.w)
+			diff := false
+			for y := y0; y < y1; y++ {
+				src := f.Pix[y*f.Stride+x0*4 : y*f.Stride+x1*4]
+				copy(e.raw[y*rowBytes+x0*4:], src)
+				cur := e.cur[y*e.w+x0 : y*e.w+x1]
+				convertRow(cur, src, f.Format)
+				if !diff && !equalU32(cur, e.rec[y*e.w+x0:y*e.w+x1]) {
+					diff = true
+				}
+			}
+			if diff {
+				e.dirty = append(e.dirty, int32(ty*e.tw+tx))
+			}
+		}
+	}
+	e.stats.TilesChanged += int64(len(e.dirty))
+}
+
+func convertRow(dst []uint32, src []byte, f PixelFormat) {
+	if f == RGBA {
+		for i := range dst {
+			dst[i] = binary.LittleEndian.Uint32(src[i*4:]) | opaque
+		}
+		return
+	}
+	for i := range dst {
+		v := binary.LittleEndian.Uint32(src[i*4:])
+		dst[i] = v>>16&0xff | v&0xff00 | (v&0xff)<<16 | opaque
+	}
+}
+
+// tileRect returns the pixel offset and size of tile t.
+func (e *Encoder) tileRect(t int) (off, w, h int) {
+	tx, ty := t%e.tw, t/e.tw
+	x, y := tx*tileSize, ty*tileSize
+	return y*e.w + x, min(tileSize, e.w-x), min(tileSize, e.h-y)
+}
+
+func (e *Encoder) tileHash(fb []uint32, t int) uint64 {
+	off, w, h := e.tileRect(t)
+	hs := uint64(w<<8|h) * 0x9E3779B97F4A7C15
+	for y := 0; y < h; y++ {
+		hs = hashPix(hs, fb[off+y*e.w:off+y*e.w+w])
+	}
+	return hs
+}
+
+// classify decides, for every dirty tile, between cache hit, lossy and
+// coded, and finds the background colour of tiles that may hold marks.
+func (e *Encoder) classify() {
+	lossy := e.opts.Mode != Lossless
+	for _, t := range e.dirty {
+		off, w, h := e.tileRect(int(t))
+		e.cc.reset()
+		many := false
+		for y := 0; y < h && !many; y++ {
+			for _, p := range e.cur[off+y*e.w : off+y*e.w+w] {
+				if !e.cc.add(p) {
+					many = true
+					break
+				}
+			}
+		}
+		// Background: the most frequent colour, if it covers 40% or more.
+		e.bg[t] = 0
+		if !many {
+			var best uint16
+			var bc uint32
+			for i := 0; i < e.cc.n; i++ {
+				s := e.cc.order[i]
+				if e.cc.count[s] > best {
+					best, bc = e.cc.count[s], e.cc.keys[s]
+				}
+			}
+			if int(best)*5 >= w*h*2 && e.cc.n <= maxPalette {
+				e.bg[t] = bc
+			}
+		}
+		if lossy && e.bg[t] == 0 && (many || e.cc.n > e.photoColors()) && w*h == tileSize*tileSize {
+			e.state[t] = stLossy
+			continue
+		}
+		if s, ok := e.cache.lookup(e.cur, off, e.w, w, h, e.tileHash(e.cur, int(t))); ok {
+			e.cache.lru.touch(s)
+			e.state[t] = stCached
+			continue
+		}
+		e.state[t] = stCoded
+	}
+}
+
+// photoColors is the number of distinct colours above which a tile
+// without a dominant background counts as photographic in lossy modes.
+func (e *Encoder) photoColors() int {
+	if e.opts.Mode == LowBandwidth {
+		return 24
+	}
+	return 48
+}
+
+// codeTiles writes the tile map and the residuals of the coded tiles,
+// updates the model of the decoder's framebuffer and fills the cache.
+func (e *Encoder) codeTiles() {
+	tiles, cache := &e.sec[secTiles], &e.sec[secCache]
+	last := -1
+	for _, t := range e.dirty {
+		st := e.state[t]
+		if st != stCoded && st != stCached {
+			continue
+		}
+		tiles.uvarint(uint64(int(t) - last - 1))
+		last = int(t)
+		off, w, h := e.tileRect(int(t))
+		switch st {
+		case stCached:
+			s, _ := e.cache.lookup(e.cur, off, e.w, w, h, e.tileHash(e.cur, int(t)))
+			tiles.byte(tileCached)
+			cache.uvarint(uint64(s))
+			e.stats.TilesCached++
+		case stCoded:
+			tiles.byte(e.codeResidual(off, w, h))
+		}
+	}
+	// Mirror the decoder: coded tiles become exact, then enter the cache.
+	for _, t := range e.dirty {
+		st := e.state[t]
+		if st != stCoded && st != stCached {
+			continue
+		}
+		off, w, h := e.tileRect(int(t))
+		for y := 0; y < h; y++ {
+			copy(e.rec[off+y*e.w:off+y*e.w+w], e.cur[off+y*e.w:off+y*e.w+w])
+		}
+	}
+	for _, t := range e.dirty {
+		if e.state[t] == stCoded {
+			off, w, h := e.tileRect(int(t))
+			e.cache.put(e.rec, off, e.w, w, h, e.tileHash(e.rec, int(t)))
+		}
+		e.state[t] = stClean
+	}
+}
+
+// codeResidual codes the pixels of a coded tile that neither the
+// framebuffer already has nor a mark paints, and returns the tile mode.
+func (e *Encoder) codeResidual(off, w, h int) byte {
+	e.cc.reset()
+	n := 0
+	many := false
+	for y := 0; y < h; y++ {
+		o := off + y*e.w
+		for x := 0; x < w; x++ {
+			p := e.cur[o+x]
+			if p == e.rec[o+x] || e.stamp[o+x] == e.gen+1 {
+				continue
+			}
+			n++
+			if !many && !e.cc.add(p) {
+				many = true
+			}
+		}
+	}
+	if n == 0 {
+		e.stats.TilesKept++
+		return tileKeep
+	}
+	if many || e.cc.n > maxPalette {
+		e.sec[secPhoto].b = encodePhoto(e.sec[secPhoto].b, e.cur, off, e.w, w, h)
+		e.stats.TilesPhoto++
+		return tilePhoto
+	}
+	var idx [256]uint8
+	e.pal = e.cc.sorted(e.pal, &idx)
+	colors, index, runs := &e.sec[secColor], &e.sec[secIndex], &e.sec[secRuns]
+	colors.uvarint(uint64(len(e.pal) - 1))
+	for _, c := range e.pal {
+		colors.rgb(c)
+	}
+	var cur uint8
+	run := -1
+	for y := 0; y < h; y++ {
+		o := off + y*e.w
+		for x := 0; x < w; x++ {
+			p := e.cur[o+x]
+			var v uint8
+			if p != e.rec[o+x] && e.stamp[o+x] != e.gen+1 {
+				v = idx[e.cc.slot(p)]
+			}
+			if run >= 0 && v == cur && run < 255 {
+				run++
+				continue
+			}
+			if run >= 0 {
+				index.byte(cur)
+				runs.byte(uint8(run))
+			}
+			cur, run = v, 0
+		}
+	}
+	index.byte(cur)
+	runs.byte(uint8(run))
+	e.stats.TilesPalette++
+	return tilePalette
+}
+
+// sortedDirty keeps e.dirty in raster order after edits.
+func (e *Encoder) sortedDirty() { slices.Sort(e.dirty) }

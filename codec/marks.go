@@ -1,0 +1,155 @@
+package codec
+
+import "slices"
+
+// Marks: on tiles with a dominant background colour, every 8-connected
+// shape of other pixels (a glyph, an icon, a caret) that fits in 64x64,
+// has at most 255 colours and holds at least one changed pixel is cut out
+// and keyed by an exact hash of its pixels. The first time a shape is seen
+// its pixels are sent and both ends store it in the mark dictionary; after
+// that it is a dictionary slot and a position. Positions are coded as the
+// step from the previous mark (left edge and bottom edge, so the letters
+// of a line step along one baseline), marks sorted by bottom then left:
+// repeated words become repeated byte strings for zstd.
+
+type markCand struct {
+	x, y, w, h int
+	off        int // into Encoder.candPix
+	hash       uint64
+}
+
+// minMarkPixels is the smallest shape worth a dictionary entry.
+const minMarkPixels = 2
+
+// codeMarks cuts marks from the coded tiles, writes secMarks and
+// secMarkPx, and stamps the pixels they cover (stamp == gen+1) so the
+// residual coder skips them.
+func (e *Encoder) codeMarks() {
+	e.gen += 2
+	if e.gen < 2 {
+		clear(e.stamp)
+		e.gen = 2
+	}
+	e.cands = e.cands[:0]
+	e.candPix = e.candPix[:0]
+	for _, t := range e.dirty {
+		bg := e.bg[t]
+		if e.state[t] != stCoded || bg == 0 {
+			continue
+		}
+		off, w, h := e.tileRect(int(t))
+		for y := 0; y < h; y++ {
+			o := off + y*e.w
+			for x := 0; x < w; x++ {
+				if p := e.cur[o+x]; p != bg && p != e.rec[o+x] && e.stamp[o+x] < e.gen {
+					e.flood(o+x, bg)
+				}
+			}
+		}
+	}
+	slices.SortFunc(e.cands, func(a, b markCand) int {
+		if d := (a.y + a.h) - (b.y + b.h); d != 0 {
+			return d
+		}
+		return a.x - b.x
+	})
+	ms, px := &e.sec[secMarks], &e.sec[secMarkPx]
+	ms.uvarint(uint64(len(e.cands)))
+	prevX, prevB := 0, 0
+	for _, c := range e.cands {
+		pix := e.candPix[c.off : c.off+c.w*c.h]
+		if s, ok := e.marks.lookup(pix, c.w, c.h, c.hash); ok {
+			e.marks.lru.touch(s)
+			ms.uvarint(uint64(s) + 1)
+			e.stats.MarksRef++
+		} else {
+			e.marks.add(pix, c.w, c.h, c.hash)
+			ms.uvarint(0)
+			e.writeMark(px, pix, c.w, c.h)
+			e.stats.MarksNew++
+		}
+		ms.svarint(int64(c.x - prevX))
+		ms.svarint(int64(c.y + c.h - prevB))
+		prevX, prevB = c.x, c.y+c.h
+	}
+}
+
+// writeMark sends a new mark: size, palette (by falling count), indices.
+func (e *Encoder) writeMark(px *wbuf, pix []uint32, w, h int) {
+	e.cc.reset()
+	for _, p := range pix {
+		if p != 0 {
+			e.cc.add(p)
+		}
+	}
+	var idx [256]uint8
+	e.pal = e.cc.sorted(e.pal, &idx)
+	px.byte(uint8(w - 1))
+	px.byte(uint8(h - 1))
+	px.byte(uint8(len(e.pal) - 1))
+	for _, c := range e.pal {
+		px.rgb(c)
+	}
+	for _, p := range pix {
+		if p == 0 {
+			px.byte(0)
+		} else {
+			px.byte(idx[e.cc.slot(p)])
+		}
+	}
+}
+
+// flood labels the shape of non-background pixels around seed and keeps
+// it as a mark candidate if it qualifies.
+func (e *Encoder) flood(seed int, bg uint32) {
+	comp := append(e.comp[:0], int32(seed))
+	e.stamp[seed] = e.gen
+	x0, y0 := seed%e.w, seed/e.w
+	x1, y1 := x0, y0
+	changed := false
+	for i := 0; i < len(comp); i++ {
+		p := int(comp[i])
+		x, y := p%e.w, p/e.w
+		x0, x1, y0, y1 = min(x0, x), max(x1, x), min(y0, y), max(y1, y)
+		if !changed && e.cur[p] != e.rec[p] {
+			changed = true
+		}
+		for ny := max(y-1, 0); ny <= min(y+1, e.h-1); ny++ {
+			for nx := max(x-1, 0); nx <= min(x+1, e.w-1); nx++ {
+				q := ny*e.w + nx
+				if e.stamp[q] >= e.gen || e.cur[q] == bg || e.cur[q] == e.rec[q] {
+					continue
+				}
+				t := (ny/tileSize)*e.tw + nx/tileSize
+				if e.state[t] != stCoded || e.bg[t] != bg {
+					continue
+				}
+				e.stamp[q] = e.gen
+				comp = append(comp, int32(q))
+			}
+		}
+	}
+	e.comp = comp
+	w, h := x1-x0+1, y1-y0+1
+	if !changed || len(comp) < minMarkPixels || w > maxMarkSide || h > maxMarkSide {
+		return
+	}
+	off := len(e.candPix)
+	e.candPix = slices.Grow(e.candPix, w*h)[:off+w*h]
+	pix := e.candPix[off:]
+	clear(pix)
+	e.cc.reset()
+	for _, p := range comp {
+		v := e.cur[p]
+		if !e.cc.add(v) {
+			e.candPix = e.candPix[:off]
+			return
+		}
+		pix[(int(p)/e.w-y0)*w+int(p)%e.w-x0] = v
+	}
+	for _, p := range comp {
+		e.stamp[p] = e.gen + 1
+	}
+	hs := hashPix(uint64(w<<8|h)*0x9E3779B97F4A7C15, pix)
+	e.cands = append(e.cands, markCand{x0, y0, w, h, off, hs})
+}

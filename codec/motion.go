@@ -1,0 +1,304 @@
+package codec
+
+import (
+	"slices"
+	"sort"
+)
+
+// Motion detection from pixels alone. Every changed full tile gets a
+// signature: the hash of its first row of 16 pixels that is not one flat
+// colour. A rolling hash slides over every 16-pixel row segment of the old
+// framebuffer inside the changed area (a moved window and a scrolled view
+// always come from there), and each segment whose hash matches a
+// signature votes for the displacement between them. The best few
+// displacements are then verified tile by tile, exactly, and the tiles
+// they explain are sent as copy rects: a scroll, a moved window, a
+// re-exposed pane. Cost: one multiply-add per old pixel of the changed
+// area plus a bit test, only on frames with enough changed tiles.
+
+// minMotionTiles is the fewest changed tiles for which motion is searched:
+// typing and carets change a handful, scrolls and moves many.
+const minMotionTiles = 6
+
+// maxVotes bounds the work spent on hash hits per frame.
+const maxVotes = 1 << 18
+
+// maxVectors is how many displacements are verified per frame.
+const maxVectors = 8
+
+// rollBase is the multiplier of the polynomial rolling hash.
+const rollBase = 0x100000001b3
+
+type sigEntry struct {
+	hash uint64
+	tile int32
+	row  int32
+}
+
+type vec struct{ dx, dy int32 }
+
+type motionScratch struct {
+	sigs   []sigEntry
+	filter []uint64
+	votes  map[vec]int32
+	ranked []vec
+	vecOf  []int32 // per dirty index: chosen vector+1, 0 none
+	runs   []copyRun
+	open   []copyRun
+	copies []copyRun
+}
+
+// copyRun is a copy rect in tile units with its displacement in pixels.
+type copyRun struct {
+	x0, x1, y0, y1 int32
+	v              vec
+}
+
+func segHash(p []uint32) uint64 {
+	var h uint64
+	for _, v := range p[:tileSize] {
+		h = h*rollBase + uint64(v)
+	}
+	return h
+}
+
+// findMotion finds copies for dirty tiles, writes them to secOps, applies
+// them to rec and drops the tiles they explain from e.dirty.
+func (e *Encoder) findMotion() {
+	ops := &e.sec[secOps]
+	m := &e.motion
+	if len(e.dirty) < minMotionTiles {
+		ops.uvarint(0)
+		return
+	}
+	// Signatures of the changed full tiles, and their bounding box.
+	m.sigs = m.sigs[:0]
+	bx0, by0, bx1, by1 := e.tw, e.th, 0, 0
+	for _, t := range e.dirty {
+		tx, ty := int(t)%e.tw, int(t)/e.tw
+		bx0, by0 = min(bx0, tx), min(by0, ty)
+		bx1, by1 = max(bx1, tx+1), max(by1, ty+1)
+		off, w, h := e.tileRect(int(t))
+		if w != tileSize || h != tileSize {
+			continue
+		}
+		for r := 0; r < tileSize; r++ {
+			row := e.cur[off+r*e.w : off+r*e.w+tileSize]
+			if !flat(row) {
+				m.sigs = append(m.sigs, sigEntry{segHash(row), t, int32(r)})
+				break
+			}
+		}
+	}
+	if len(m.sigs) == 0 {
+		ops.uvarint(0)
+		return
+	}
+	slices.SortFunc(m.sigs, func(a, b sigEntry) int {
+		switch {
+		case a.hash < b.hash:
+			return -1
+		case a.hash > b.hash:
+			return 1
+		}
+		return int(a.tile - b.tile)
+	})
+	if m.filter == nil {
+		m.filter = make([]uint64, 1<<16/64)
+		m.votes = make(map[vec]int32)
+	}
+	clear(m.filter)
+	clear(m.votes)
+	for _, s := range m.sigs {
+		k := s.hash >> 48
+		m.filter[k>>6] |= 1 << (k & 63)
+	}
+	// Slide over the old framebuffer inside the changed area.
+	var pow uint64 = 1
+	for i := 0; i < tileSize-1; i++ {
+		pow *= rollBase
+	}
+	x0, x1 := bx0*tileSize, min(bx1*tileSize, e.w)
+	y0, y1 := by0*tileSize, min(by1*tileSize, e.h)
+	nvotes := 0
+scan:
+	for y := y0; y < y1; y++ {
+		row := e.rec[y*e.w+x0 : y*e.w+x1]
+		if len(row) < tileSize {
+			break
+		}
+		h := segHash(row)
+		for x := 0; ; x++ {
+			k := h >> 48
+			if m.filter[k>>6]&(1<<(k&63)) != 0 {
+				i := sort.Search(len(m.sigs), func(i int) bool { return m.sigs[i].hash >= h })
+				for ; i < len(m.sigs) && m.sigs[i].hash == h; i++ {
+					s := m.sigs[i]
+					tx, ty := int(s.tile)%e.tw, int(s.tile)/e.tw
+					v := vec{int32(x0 + x - tx*tileSize), int32(y - ty*tileSize - int(s.row))}
+					if v.dx != 0 || v.dy != 0 {
+						m.votes[v]++
+						if nvotes++; nvotes >= maxVotes {
+							break scan
+						}
+					}
+				}
+			}
+			if x+tileSize >= len(row) {
+				break
+			}
+			h = (h-uint64(row[x])*pow)*rollBase + uint64(row[x+tileSize])
+		}
+	}
+	m.ranked = m.ranked[:0]
+	for v, n := range m.votes {
+		if n >= 2 {
+			m.ranked = append(m.ranked, v)
+		}
+	}
+	slices.SortFunc(m.ranked, func(a, b vec) int {
+		if d := m.votes[b] - m.votes[a]; d != 0 {
+			return int(d)
+		}
+		if a.dy != b.dy {
+			return int(a.dy - b.dy)
+		}
+		return int(a.dx - b.dx)
+	})
+	if len(m.ranked) > maxVectors {
+		m.ranked = m.ranked[:maxVectors]
+	}
+	if len(m.ranked) == 0 {
+		ops.uvarint(0)
+		return
+	}
+	// Verify tile by tile, trying the left neighbour's vector first.
+	m.vecOf = slices.Grow(m.vecOf[:0], len(e.dirty))[:len(e.dirty)]
+	prevT, prevV := int32(-2), int32(0)
+	for i, t := range e.dirty {
+		m.vecOf[i] = 0
+		tried := int32(0)
+		if prevT == t-1 && prevV > 0 {
+			tried = prevV
+			if e.tileMatches(int(t), m.ranked[prevV-1]) {
+				m.vecOf[i] = prevV
+			}
+		}
+		if m.vecOf[i] == 0 {
+			for k, v := range m.ranked {
+				if int32(k+1) != tried && e.tileMatches(int(t), v) {
+					m.vecOf[i] = int32(k + 1)
+					break
+				}
+			}
+		}
+		prevT, prevV = t, m.vecOf[i]
+	}
+	// Merge matched tiles into rects: runs per tile row, then runs with
+	// the same span and vector in consecutive rows.
+	m.copies = m.copies[:0]
+	m.open = m.open[:0]
+	for i := 0; i < len(e.dirty); {
+		vi := m.vecOf[i]
+		if vi == 0 {
+			i++
+			continue
+		}
+		t := e.dirty[i]
+		j := i + 1
+		for j < len(e.dirty) && e.dirty[j] == e.dirty[j-1]+1 && e.dirty[j]%int32(e.tw) != 0 && m.vecOf[j] == vi {
+			j++
+		}
+		tx, ty := t%int32(e.tw), t/int32(e.tw)
+		run := copyRun{tx, tx + int32(j-i), ty, ty + 1, m.ranked[vi-1]}
+		merged := false
+		for k := range m.open {
+			o := &m.open[k]
+			if o.y1 == ty && o.x0 == run.x0 && o.x1 == run.x1 && o.v == run.v {
+				o.y1++
+				merged = true
+				break
+			}
+		}
+		if !merged {
+			m.open = append(m.open, run)
+		}
+		for k := i; k < j; k++ {
+			e.state[e.dirty[k]] = stCopied
+		}
+		i = j
+	}
+	m.copies = append(m.copies, m.open...)
+	ops.uvarint(uint64(len(m.copies)))
+	for _, c := range m.copies {
+		ops.uvarint(uint64(c.x0))
+		ops.uvarint(uint64(c.y0))
+		ops.uvarint(uint64(c.x1 - c.x0))
+		ops.uvarint(uint64(c.y1 - c.y0))
+		ops.svarint(int64(c.v.dx))
+		ops.svarint(int64(c.v.dy))
+	}
+	e.copyTmp = applyCopies(e.rec, e.w, e.h, m.copies, e.copyTmp)
+	e.stats.Copies += int64(len(m.copies))
+	kept := e.dirty[:0]
+	for _, t := range e.dirty {
+		if e.state[t] == stCopied {
+			e.state[t] = stClean
+			e.stats.TilesCopied++
+			continue
+		}
+		kept = append(kept, t)
+	}
+	e.dirty = kept
+}
+
+func flat(row []uint32) bool {
+	for _, p := range row[1:] {
+		if p != row[0] {
+			return false
+		}
+	}
+	return true
+}
+
+// tileMatches reports whether tile t of cur equals the old framebuffer
+// displaced by v.
+func (e *Encoder) tileMatches(t int, v vec) bool {
+	off, w, h := e.tileRect(t)
+	x, y := off%e.w+int(v.dx), off/e.w+int(v.dy)
+	if x < 0 || y < 0 || x+w > e.w || y+h > e.h {
+		return false
+	}
+	src := y*e.w + x
+	for r := 0; r < h; r++ {
+		if !equalU32(e.cur[off+r*e.w:off+r*e.w+w], e.rec[src+r*e.w:src+r*e.w+w]) {
+			return false
+		}
+	}
+	return true
+}
+
+// applyCopies performs copy rects on fb: every source is read before any
+// destination is written. Rects are in tile units clipped to the frame,
+// and must have been checked to lie inside it.
+func applyCopies(fb []uint32, w, h int, cs []copyRun, tmp []uint32) []uint32 {
+	tmp = tmp[:0]
+	for _, c := range cs {
+		x0, y0 := int(c.x0)*tileSize, int(c.y0)*tileSize
+		x1, y1 := min(int(c.x1)*tileSize, w), min(int(c.y1)*tileSize, h)
+		sx, sy := x0+int(c.v.dx), y0+int(c.v.dy)
+		for y := 0; y < y1-y0; y++ {
+			o := (sy+y)*w + sx
+			tmp = append(tmp, fb[o:o+x1-x0]...)
+		}
+	}
+	i := 0
+	for _, c := range cs {
+		x0, y0 := int(c.x0)*tileSize, int(c.y0)*tileSize
+		x1, y1 := min(int(c.x1)*tileSize, w), min(int(c.y1)*tileSize, h)
+		for y := y0; y < y1; y++ {
+			i += copy(fb[y*w+x0:y*w+x1], tmp[i:i+x1-x0])
+		}
+	}
+	return tmp
+}

@@ -1,0 +1,176 @@
+package codec
+
+// Residual coding of one tile: a palette of the pixels that must be
+// written (index 0 keeps the framebuffer's pixel) as runs, or, for tiles
+// with many colours, every pixel predicted from its neighbours.
+
+// maxPalette is the largest palette a tile may use; tiles with more
+// colours to write are coded as photo tiles.
+const maxPalette = 64
+
+// colorCounter counts distinct colours of up to one tile in a small open
+// addressing table.
+type colorCounter struct {
+	keys  [256]uint32
+	count [256]uint16
+	order [256]uint8 // slot of the i-th distinct colour, first seen first
+	n     int
+}
+
+func (c *colorCounter) reset() {
+	for i := 0; i < c.n; i++ {
+		s := c.order[i]
+		c.keys[s] = 0
+		c.count[s] = 0
+	}
+	c.n = 0
+}
+
+// add counts p (never 0) and reports false once more than 255 distinct
+// colours have been seen.
+func (c *colorCounter) add(p uint32) bool {
+	h := uint8((p * 0x9E3779B1) >> 24)
+	for {
+		switch c.keys[h] {
+		case p:
+			c.count[h]++
+			return true
+		case 0:
+			if c.n == 255 {
+				return false
+			}
+			c.keys[h] = p
+			c.count[h] = 1
+			c.order[c.n] = h
+			c.n++
+			return true
+		}
+		h++
+	}
+}
+
+// slot returns the table slot of p, which must have been added.
+func (c *colorCounter) slot(p uint32) uint8 {
+	h := uint8((p * 0x9E3779B1) >> 24)
+	for c.keys[h] != p {
+		h++
+	}
+	return h
+}
+
+// sorted fills pal with the colours by falling count (first seen first on
+// ties) and sets each colour's palette index (1-based) in idx.
+func (c *colorCounter) sorted(pal []uint32, idx *[256]uint8) []uint32 {
+	pal = pal[:0]
+	var ord [256]uint8
+	copy(ord[:c.n], c.order[:c.n])
+	o := ord[:c.n]
+	// Insertion sort: n is small and the order must be deterministic.
+	for i := 1; i < len(o); i++ {
+		for j := i; j > 0 && c.count[o[j]] > c.count[o[j-1]]; j-- {
+			o[j], o[j-1] = o[j-1], o[j]
+		}
+	}
+	for i, s := range o {
+		pal = append(pal, c.keys[s])
+		idx[s] = uint8(i + 1)
+	}
+	return pal
+}
+
+// med is the median edge detector of LOCO-I: a predictor from the left
+// (a), upper (b) and upper-left (c) samples.
+func med(a, b, c int) int {
+	mx, mn := a, b
+	if a < b {
+		mx, mn = b, a
+	}
+	switch {
+	case c >= mx:
+		return mn
+	case c <= mn:
+		return mx
+	}
+	return a + b - c
+}
+
+// planes turns pixel p into the decorrelated samples G, R-G, B-G.
+func planes(p uint32) (g, rg, bg int) {
+	r, gg, b := int(p&0xff), int(p>>8&0xff), int(p>>16&0xff)
+	return gg, (r - gg) & 0xff, (b - gg) & 0xff
+}
+
+func fromPlanes(g, rg, bg int) uint32 {
+	r := (rg + g) & 0xff
+	b := (bg + g) & 0xff
+	return uint32(r) | uint32(g)<<8 | uint32(b)<<16 | opaque
+}
+
+// encodePhoto appends the residuals of the w x h tile at src[off:] to out:
+// three planes, each predicted with med inside the tile.
+func encodePhoto(out []byte, src []uint32, off, stride, w, h int) []byte {
+	var pl [3][tileSize * tileSize]uint8
+	for y := 0; y < h; y++ {
+		row := src[off+y*stride:]
+		for x := 0; x < w; x++ {
+			g, rg, bg := planes(row[x])
+			i := y*w + x
+			pl[0][i], pl[1][i], pl[2][i] = uint8(g), uint8(rg), uint8(bg)
+		}
+	}
+	for k := range pl {
+		p := pl[k][:]
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				i := y*w + x
+				var pred int
+				switch {
+				case y == 0 && x == 0:
+					pred = 0
+				case y == 0:
+					pred = int(p[i-1])
+				case x == 0:
+					pred = int(p[i-w])
+				default:
+					pred = med(int(p[i-1]), int(p[i-w]), int(p[i-w-1]))
+				}
+				out = append(out, uint8(int(p[i])-pred))
+			}
+		}
+	}
+	return out
+}
+
+// decodePhoto reverses encodePhoto from res (3*w*h bytes) into dst[off:].
+func decodePhoto(res []byte, dst []uint32, off, stride, w, h int) {
+	var pl [3][tileSize * tileSize]uint8
+	n := w * h
+	for k := range pl {
+		p := pl[k][:]
+		r := res[k*n : k*n+n]
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				i := y*w + x
+				var pred int
+				switch {
+				case y == 0 && x == 0:
+					pred = 0
+				case y == 0:
+					pred = int(p[i-1])
+				case x == 0:
+					pred = int(p[i-w])
+				default:
+					pred = med(int(p[i-1]), int(p[i-w]), int(p[i-w-1]))
+				}
+				p[i] = uint8(int(r[i]) + pred)
+			}
+		}
+	}
+	for y := 0; y < h; y++ {
+		row := dst[off+y*stride:]
+		for x := 0; x < w; x++ {
+			i := y*w + x
+			row[x] = fromPlanes(int(pl[0][i]), int(pl[1][i]), int(pl[2][i]))
+		}
+	}
+}
