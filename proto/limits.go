@@ -25,3 +25,42 @@ const (
 	MaxTicketKeys     = 64
 	MaxTicketKeysText = 16 << 10
 )
+
+// Limits of session messages (SECURITY.md §4.4). Unmarshal, the message
+// types' DecodeFromBytes and the Defragmenter check each before
+// allocating; encoders refuse to break one.
+const (
+	// MaxRecordPayload is the largest plaintext of one record of the
+	// secure channel, so the largest session message. It equals the
+	// record layer's limit (65 535 − 16 bytes of AEAD tag).
+	MaxRecordPayload = 65519
+
+	// FragmentOverhead is the size of a Fragment message without its
+	// data, and MaxFragmentData the most data one can carry.
+	FragmentOverhead = 15
+	MaxFragmentData  = MaxRecordPayload - FragmentOverhead
+	// MaxFragments bounds the fragments of one payload.
+	MaxFragments = 256
+
+	// Largest payload of each stream. A screen update is also bounded by
+	// MaxFragments full fragments (256 × 65 504 bytes, just under 16 MiB).
+	MaxScreenUpdate = 16 << 20
+	MaxClipboard    = 1 << 20
+	MaxCursorShape  = cursorShapeHeader + MaxCursorDim*MaxCursorDim*4
+
+	// MaxCursorDim bounds a cursor's width and height; CursorCacheSize is
+	// the number of cursor shapes a viewer caches (ids 0..63).
+	MaxCursorDim    = 256
+	CursorCacheSize = 64
+
+	// MaxInputMsg bounds an input message (pointer, wheel, key event);
+	// MaxKeyText the text of a key event.
+	MaxInputMsg = 1024
+	MaxKeyText  = 64
+
+	// MaxHelloField bounds each name in Hello and a monitor's name;
+	// MaxMonitors the monitors of a Layout; MaxEndText the text of End.
+	MaxHelloField = 64
+	MaxMonitors   = 16
+	MaxEndText    = 255
+)
