@@ -188,6 +188,24 @@ func (c *Conn) ReadMsg(ctx context.Context) ([]byte, error) {
 	}
 }
 
+// Next returns the next message of either kind: session data (n == nil;
+// the slice is valid until the next read) or a relay notice, which Next
+// does not pass to the notice callback. Unparseable notices are skipped.
+func (c *Conn) Next(ctx context.Context) (data []byte, n *Notice, err error) {
+	for {
+		typ, p, err := c.read(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		if typ == websocket.MessageBinary {
+			return p, nil, nil
+		}
+		if v, err := ParseNotice(p); err == nil {
+			return nil, &v, nil
+		}
+	}
+}
+
 func (c *Conn) notify(n Notice) {
 	c.mu.Lock()
 	f := c.onNotice
