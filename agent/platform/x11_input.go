@@ -55,7 +55,7 @@ type X11Input struct {
 	mu      sync.Mutex
 	c       *xgb.Conn
 	root    xproto.Window
-	wheel   [2]int        // sub-notch wheel remainder, x and y, in 1/120
+	wheel   [2]int           // sub-notch wheel remainder, x and y, in 1/120
 	scratch []xproto.Keycode // spare keycodes we bound, oldest first
 	spare   []xproto.Keycode // spare keycodes not bound yet
 	bound   map[xproto.Keysym]xproto.Keycode
