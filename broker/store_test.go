@@ -713,8 +713,8 @@ var storeSuite = map[string]func(t *testing.T, st Store){
 		ctx := context.Background()
 		u := mkUser(t, st, "alice", api.RoleUser)
 		mkHost(t, st, "h1", u.ID)
-		s1 := mkSession(t, st, "h1", "u-bob", t0)                   // on alice's host
-		s2 := mkSession(t, st, "h2", u.ID, t0.Add(time.Minute))     // alice views
+		s1 := mkSession(t, st, "h1", "u-bob", t0)                    // on alice's host
+		s2 := mkSession(t, st, "h2", u.ID, t0.Add(time.Minute))      // alice views
 		s3 := mkSession(t, st, "h2", "u-bob", t0.Add(2*time.Minute)) // neither
 		st.EndSession(ctx, s2.ID, t0.Add(3*time.Minute), "peer_left")
 		ids := func(ss []Session) []proto.SessionID {
