@@ -111,6 +111,8 @@ func (x *xclient) pointer() image.Point {
 	return image.Pt(int(r.RootX), int(r.RootY))
 }
 
+func imageRect(x, y, w, h int) image.Rectangle { return image.Rect(x, y, x+w, y+h) }
+
 // atom interns name.
 func (x *xclient) atom(name string) xproto.Atom {
 	x.t.Helper()
