@@ -185,6 +185,22 @@ func cpaceScalarMultVfy(y *ristretto255.Scalar, x []byte) ([]byte, error) {
 	return k.Bytes(), nil
 }
 
+// cpaceCheckShare checks that a received share is a canonical encoding of
+// a group element other than the identity, without any secret.
+func cpaceCheckShare(y []byte) error {
+	if len(y) != cpaceElementLen {
+		return ErrCPaceInvalidPoint
+	}
+	p, err := ristretto255.NewElement().SetCanonicalBytes(y)
+	if err != nil {
+		return ErrCPaceInvalidPoint
+	}
+	if p.Equal(ristretto255.NewIdentityElement()) == 1 {
+		return ErrCPaceIdentity
+	}
+	return nil
+}
+
 // cpaceISK computes ISK = SHA-512(lv_cat(DSI‖"_ISK", sid, K) ‖
 // transcript_ir(Ya, ADa, Yb, ADb)).
 func cpaceISK(sid, k, ya, ada, yb, adb []byte) pakeKey {
