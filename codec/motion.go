@@ -1,14 +1,15 @@
 package codec
 
 import (
+	"math/bits"
 	"slices"
-	"sort"
 )
 
-// Motion detection from pixels alone. Every changed full tile gets a
-// signature: the hash of its first row of 16 pixels that is not one flat
-// colour. A rolling hash slides over every 16-pixel row segment of the old
-// framebuffer inside the changed area (a moved window and a scrolled view
+// Motion detection from pixels alone. Every changed full tile gets
+// signatures: the hashes of its first four consecutive rows of 16 pixels
+// that are not one flat colour. A rolling hash slides over the 16-pixel
+// row segments of every fourth row of the old framebuffer inside the
+// changed area (a moved window and a scrolled view
 // always come from there), and each segment whose hash matches a
 // signature votes for the displacement between them. The best few
 // displacements are then verified tile by tile, exactly, and the tiles
@@ -22,6 +23,13 @@ const minMotionTiles = 6
 
 // maxVotes bounds the work spent on hash hits per frame.
 const maxVotes = 1 << 18
+
+// sigRows is the number of consecutive rows of a tile that get a
+// signature, and the step between the rows of the old frame scanned.
+const sigRows = 4
+
+// maxSigRun is the most tiles that may share a signature and still vote.
+const maxSigRun = 16
 
 // maxVectors is how many displacements are verified per frame.
 const maxVectors = 8
@@ -40,7 +48,8 @@ type vec struct{ dx, dy int32 }
 type motionScratch struct {
 	sigs   []sigEntry
 	filter []uint64
-	votes  map[vec]int32
+	table  []int32
+	votes  voteTable
 	ranked []vec
 	vecOf  []int32 // per dirty index: chosen vector+1, 0 none
 	runs   []copyRun
@@ -82,10 +91,17 @@ func (e *Encoder) findMotion() {
 		if w != tileSize || h != tileSize {
 			continue
 		}
-		for r := 0; r < tileSize; r++ {
-			row := e.cur[off+r*e.w : off+r*e.w+tileSize]
-			if !flat(row) {
-				m.sigs = append(m.sigs, sigEntry{segHash(row), t, int32(r)})
+		// sigRows consecutive non-flat rows: the scan below visits every
+		// sigRows-th row of the old frame and still meets one of them.
+		for r, run := 0, 0; r < tileSize; r++ {
+			if flat(e.cur[off+r*e.w : off+r*e.w+tileSize]) {
+				run = 0
+				continue
+			}
+			if run++; run == sigRows {
+				for k := r - sigRows + 1; k <= r; k++ {
+					m.sigs = append(m.sigs, sigEntry{segHash(e.cur[off+k*e.w:]), t, int32(k)})
+				}
 				break
 			}
 		}
@@ -103,16 +119,48 @@ func (e *Encoder) findMotion() {
 		}
 		return int(a.tile - b.tile)
 	})
+	// Signature lookup: a 2^20-bit filter, then an open-addressing table
+	// from hash to its run in the sorted signatures. Hashes shared by
+	// more than maxSigRun tiles (repeated text lines) are too ambiguous to
+	// vote and are left out.
 	if m.filter == nil {
-		m.filter = make([]uint64, 1<<16/64)
-		m.votes = make(map[vec]int32)
+		m.filter = make([]uint64, 1<<20/64)
 	}
 	clear(m.filter)
-	clear(m.votes)
-	for _, s := range m.sigs {
-		k := s.hash >> 48
-		m.filter[k>>6] |= 1 << (k & 63)
+	tsize := 1
+	for tsize < 2*len(m.sigs) {
+		tsize <<= 1
 	}
+	if cap(m.table) < tsize {
+		m.table = make([]int32, tsize)
+	}
+	m.table = m.table[:tsize]
+	for i := range m.table {
+		m.table[i] = -1
+	}
+	mask := uint64(tsize - 1)
+	// The low bits of a polynomial hash depend only on the low bits of
+	// the pixels: index the table by the well-mixed high bits.
+	shift := uint(64 - bits.Len(uint(tsize-1)))
+	for i := 0; i < len(m.sigs); {
+		j := i + 1
+		for j < len(m.sigs) && m.sigs[j].hash == m.sigs[i].hash {
+			j++
+		}
+		if j-i <= maxSigRun {
+			hs := m.sigs[i].hash
+			k := hs >> 44
+			m.filter[k>>6] |= 1 << (k & 63)
+			for p := hs >> shift; ; p = (p + 1) & mask {
+				if m.table[p] < 0 {
+					m.table[p] = int32(i)
+					break
+				}
+			}
+		}
+		i = j
+	}
+	m.votes.reset()
 	// Slide over the old framebuffer inside the changed area.
 	var pow uint64 = 1
 	for i := 0; i < tileSize-1; i++ {
@@ -122,26 +170,32 @@ func (e *Encoder) findMotion() {
 	y0, y1 := by0*tileSize, min(by1*tileSize, e.h)
 	nvotes := 0
 scan:
-	for y := y0; y < y1; y++ {
+	for y := (y0 + sigRows - 1) / sigRows * sigRows; y < y1; y += sigRows {
 		row := e.rec[y*e.w+x0 : y*e.w+x1]
 		if len(row) < tileSize {
 			break
 		}
 		h := segHash(row)
 		for x := 0; ; x++ {
-			k := h >> 48
+			k := h >> 44
 			if m.filter[k>>6]&(1<<(k&63)) != 0 {
-				i := sort.Search(len(m.sigs), func(i int) bool { return m.sigs[i].hash >= h })
-				for ; i < len(m.sigs) && m.sigs[i].hash == h; i++ {
-					s := m.sigs[i]
-					tx, ty := int(s.tile)%e.tw, int(s.tile)/e.tw
-					v := vec{int32(x0 + x - tx*tileSize), int32(y - ty*tileSize - int(s.row))}
-					if v.dx != 0 || v.dy != 0 {
-						m.votes[v]++
-						if nvotes++; nvotes >= maxVotes {
-							break scan
+				for p := h >> shift; m.table[p] >= 0; p = (p + 1) & mask {
+					i := int(m.table[p])
+					if m.sigs[i].hash != h {
+						continue
+					}
+					for ; i < len(m.sigs) && m.sigs[i].hash == h; i++ {
+						s := m.sigs[i]
+						tx, ty := int(s.tile)%e.tw, int(s.tile)/e.tw
+						v := vec{int32(x0 + x - tx*tileSize), int32(y - ty*tileSize - int(s.row))}
+						if v.dx != 0 || v.dy != 0 {
+							m.votes.add(v)
+							if nvotes++; nvotes >= maxVotes {
+								break scan
+							}
 						}
 					}
+					break
 				}
 			}
 			if x+tileSize >= len(row) {
@@ -151,13 +205,13 @@ scan:
 		}
 	}
 	m.ranked = m.ranked[:0]
-	for v, n := range m.votes {
-		if n >= 2 {
+	for i, v := range m.votes.keys[:m.votes.n] {
+		if m.votes.count[i] >= 2 {
 			m.ranked = append(m.ranked, v)
 		}
 	}
 	slices.SortFunc(m.ranked, func(a, b vec) int {
-		if d := m.votes[b] - m.votes[a]; d != 0 {
+		if d := m.votes.get(b) - m.votes.get(a); d != 0 {
 			return int(d)
 		}
 		if a.dy != b.dy {
@@ -250,6 +304,58 @@ scan:
 		kept = append(kept, t)
 	}
 	e.dirty = kept
+}
+
+// voteTable counts votes per displacement: an open-addressing table of
+// at most voteCap displacements (later new ones are ignored) that keeps
+// insertion order, so ties rank the same way every run.
+type voteTable struct {
+	slot  [2 * voteCap]int16 // index+1 into keys, 0 empty
+	keys  [voteCap]vec
+	count [voteCap]int32
+	n     int
+}
+
+const voteCap = 1 << 14
+
+func (t *voteTable) reset() {
+	clear(t.slot[:])
+	t.n = 0
+}
+
+func (t *voteTable) find(v vec) (int, bool) {
+	h := (uint32(v.dx)*0x9E3779B1 ^ uint32(v.dy)*0x85EBCA77) % (2 * voteCap)
+	for {
+		s := t.slot[h]
+		if s == 0 {
+			return int(h), false
+		}
+		if t.keys[s-1] == v {
+			return int(s - 1), true
+		}
+		h = (h + 1) % (2 * voteCap)
+	}
+}
+
+func (t *voteTable) add(v vec) {
+	i, ok := t.find(v)
+	if ok {
+		t.count[i]++
+		return
+	}
+	if t.n == voteCap {
+		return
+	}
+	t.slot[i] = int16(t.n + 1)
+	t.keys[t.n], t.count[t.n] = v, 1
+	t.n++
+}
+
+func (t *voteTable) get(v vec) int32 {
+	if i, ok := t.find(v); ok {
+		return t.count[i]
+	}
+	return 0
 }
 
 func flat(row []uint32) bool {

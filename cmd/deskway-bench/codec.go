@@ -44,30 +44,36 @@ type traceManifest struct {
 
 // traceResult is one trace's figures; -json prints it as one object.
 type traceResult struct {
-	Trace            string       `json:"trace"`
-	Mode             string       `json:"mode"`
-	Frames           int          `json:"frames"`
-	FPS              float64      `json:"fps"`
-	Bytes            int64        `json:"bytes"`
-	BytesPerS        float64      `json:"bytes_per_s"`
-	RawBytes         int64        `json:"raw_bytes"`
-	RatioToRaw       float64      `json:"ratio_to_raw"`
-	GIFBytes         int64        `json:"gif_bytes,omitempty"`
-	NaiveBytes       int64        `json:"naive_bytes,omitempty"`
-	LosslessVerified bool         `json:"lossless_verified"`
-	FramesExact      int          `json:"frames_exact"`
-	PSNRdB           float64      `json:"psnr_db"`
-	PhotoPSNRdB      float64      `json:"photo_psnr_db,omitempty"`
-	TextTilesExact   float64      `json:"text_tiles_exact"`
-	EncodeP50        float64      `json:"encode_ms_p50"`
-	EncodeP99        float64      `json:"encode_ms_p99"`
-	EncodeMax        float64      `json:"encode_ms_max"`
-	DecodeP50        float64      `json:"decode_ms_p50"`
-	DecodeP99        float64      `json:"decode_ms_p99"`
-	PeakHeap         uint64       `json:"peak_heap_bytes"`
-	FramePSNR        []float64    `json:"frame_psnr_db,omitempty"`
-	FrameExact       []bool       `json:"frame_exact,omitempty"`
-	Stats            *codec.Stats `json:"stats,omitempty"`
+	Trace            string  `json:"trace"`
+	Mode             string  `json:"mode"`
+	Frames           int     `json:"frames"`
+	FPS              float64 `json:"fps"`
+	Bytes            int64   `json:"bytes"`
+	BytesPerS        float64 `json:"bytes_per_s"`
+	RawBytes         int64   `json:"raw_bytes"`
+	RatioToRaw       float64 `json:"ratio_to_raw"`
+	GIFBytes         int64   `json:"gif_bytes,omitempty"`
+	NaiveBytes       int64   `json:"naive_bytes,omitempty"`
+	LosslessVerified bool    `json:"lossless_verified"`
+	FramesExact      int     `json:"frames_exact"`
+	PSNRdB           float64 `json:"psnr_db"`
+	PhotoPSNRdB      float64 `json:"photo_psnr_db,omitempty"`
+	TextTilesExact   float64 `json:"text_tiles_exact"`
+	EncodeP50        float64 `json:"encode_ms_p50"`
+	EncodeP99        float64 `json:"encode_ms_p99"`
+	EncodeMax        float64 `json:"encode_ms_max"`
+	DecodeP50        float64 `json:"decode_ms_p50"`
+	DecodeP99        float64 `json:"decode_ms_p99"`
+	// CPU time of the process during each call (all threads): the same
+	// figures without the neighbours' load on a busy machine.
+	EncodeCPUP50 float64      `json:"encode_cpu_ms_p50"`
+	EncodeCPUP99 float64      `json:"encode_cpu_ms_p99"`
+	DecodeCPUP50 float64      `json:"decode_cpu_ms_p50"`
+	DecodeCPUP99 float64      `json:"decode_cpu_ms_p99"`
+	PeakHeap     uint64       `json:"peak_heap_bytes"`
+	FramePSNR    []float64    `json:"frame_psnr_db,omitempty"`
+	FrameExact   []bool       `json:"frame_exact,omitempty"`
+	Stats        *codec.Stats `json:"stats,omitempty"`
 }
 
 type codecFlags struct {
@@ -198,7 +204,7 @@ func benchTrace(dir string, f codecFlags) (traceResult, error) {
 	res := traceResult{Trace: man.Name, Mode: f.mode.String(), Frames: n, FPS: man.FPS, LosslessVerified: true}
 	enc := codec.NewEncoder(codec.EncoderOptions{Mode: f.mode, Quality: f.quality, ZstdLevel: f.level})
 	dec := codec.NewDecoder(codec.DecoderOptions{})
-	var encMs, decMs []float64
+	var encMs, decMs, encCPU, decCPU []float64
 	var update []byte
 	var sse, photoSSE float64
 	var samples, photoSamples, textTiles, textExact int64
@@ -208,18 +214,20 @@ func benchTrace(dir string, f codecFlags) (traceResult, error) {
 		if err != nil {
 			return res, err
 		}
-		t0 := time.Now()
+		c0, t0 := cpuNow(), time.Now()
 		update, err = enc.Encode(update[:0], codec.FrameFromRGBA(src))
-		t1 := time.Now()
+		c1, t1 := cpuNow(), time.Now()
 		if err != nil {
 			return res, fmt.Errorf("%s frame %d: %w", man.Name, i, err)
 		}
 		if _, err := dec.Decode(update); err != nil {
 			return res, fmt.Errorf("%s frame %d: %w", man.Name, i, err)
 		}
-		t2 := time.Now()
+		c2, t2 := cpuNow(), time.Now()
 		encMs = append(encMs, float64(t1.Sub(t0))/1e6)
 		decMs = append(decMs, float64(t2.Sub(t1))/1e6)
+		encCPU = append(encCPU, float64(c1-c0)/1e6)
+		decCPU = append(decCPU, float64(c2-c1)/1e6)
 		res.Bytes += int64(len(update))
 		if f.verbose {
 			fmt.Fprintf(os.Stderr, "%s %d: %d bytes, encode %.2f ms\n", man.Name, i, len(update), float64(t1.Sub(t0))/1e6)
@@ -258,6 +266,8 @@ func benchTrace(dir string, f codecFlags) (traceResult, error) {
 	res.RatioToRaw = float64(res.RawBytes) / float64(res.Bytes)
 	res.EncodeP50, res.EncodeP99, res.EncodeMax = percentile(encMs, 50), percentile(encMs, 99), percentile(encMs, 100)
 	res.DecodeP50, res.DecodeP99 = percentile(decMs, 50), percentile(decMs, 99)
+	res.EncodeCPUP50, res.EncodeCPUP99 = percentile(encCPU, 50), percentile(encCPU, 99)
+	res.DecodeCPUP50, res.DecodeCPUP99 = percentile(decCPU, 50), percentile(decCPU, 99)
 	st := enc.Stats()
 	if f.stats {
 		res.Stats = &st
@@ -461,7 +471,7 @@ func printStats(w io.Writer, r traceResult) {
 func printTable(w io.Writer, results []traceResult, f codecFlags) {
 	fmt.Fprintf(w, "deskway-bench codec: mode %s, GOMAXPROCS %d, %s/%s, load %s\n", f.mode, runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, loadAvg())
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "trace\tframes\tfps\tbytes\tB/s\tx raw\tGIF bytes\tvs GIF\tnaive bytes\tvs naive\tenc p50 ms\tenc p99 ms\tdec p50 ms\tdec p99 ms\tpeak heap MB\texact frames\tPSNR dB\t")
+	fmt.Fprintln(tw, "trace\tframes\tfps\tbytes\tB/s\tx raw\tGIF bytes\tvs GIF\tnaive bytes\tvs naive\tenc p50 ms\tenc p99 ms\tdec p50 ms\tdec p99 ms\tenc cpu p50\tenc cpu p99\tdec cpu p50\tdec cpu p99\tpeak heap MB\texact frames\tPSNR dB\t")
 	for _, r := range results {
 		vsGIF, vsNaive := "-", "-"
 		if r.GIFBytes > 0 {
@@ -470,9 +480,9 @@ func printTable(w io.Writer, results []traceResult, f codecFlags) {
 		if r.NaiveBytes > 0 {
 			vsNaive = fmt.Sprintf("1/%.2f", float64(r.NaiveBytes)/float64(r.Bytes))
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%g\t%d\t%.0f\t%.0f\t%d\t%s\t%d\t%s\t%.2f\t%.2f\t%.2f\t%.2f\t%.1f\t%d/%d\t%.1f\t\n",
+		fmt.Fprintf(tw, "%s\t%d\t%g\t%d\t%.0f\t%.0f\t%d\t%s\t%d\t%s\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.1f\t%d/%d\t%.1f\t\n",
 			r.Trace, r.Frames, r.FPS, r.Bytes, r.BytesPerS, r.RatioToRaw, r.GIFBytes, vsGIF, r.NaiveBytes, vsNaive,
-			r.EncodeP50, r.EncodeP99, r.DecodeP50, r.DecodeP99, float64(r.PeakHeap)/(1<<20), r.FramesExact, r.Frames, r.PSNRdB)
+			r.EncodeP50, r.EncodeP99, r.DecodeP50, r.DecodeP99, r.EncodeCPUP50, r.EncodeCPUP99, r.DecodeCPUP50, r.DecodeCPUP99, float64(r.PeakHeap)/(1<<20), r.FramesExact, r.Frames, r.PSNRdB)
 	}
 	tw.Flush()
 }
