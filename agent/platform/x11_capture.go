@@ -91,13 +91,13 @@ func NewX11Capturer(name string) (_ *X11Capturer, err error) {
 		return nil, err
 	}
 	x := &X11Capturer{c: c, root: scr.Root, width: int(scr.WidthInPixels), height: int(scr.HeightInPixels)}
-	if err := xfixes.Init(c); err != nil {
+	if err := useExtension(c, "XFIXES"); err != nil {
 		return nil, fmt.Errorf("platform: x11 capture: XFIXES: %w", err)
 	}
 	if _, err := xfixes.QueryVersion(c, 5, 0).Reply(); err != nil {
 		return nil, fmt.Errorf("platform: x11 capture: XFIXES version: %w", err)
 	}
-	if err := damage.Init(c); err != nil {
+	if err := useExtension(c, "DAMAGE"); err != nil {
 		return nil, fmt.Errorf("platform: x11 capture: DAMAGE: %w", err)
 	}
 	if _, err := damage.QueryVersion(c, 1, 1).Reply(); err != nil {
@@ -153,7 +153,7 @@ func checkPixmapFormat(c *xgb.Conn, scr *xproto.ScreenInfo) error {
 // it on both sides. The segment is marked for removal at once, so it goes
 // away with the last process that has it attached, even after a crash.
 func (x *X11Capturer) attachShm() error {
-	if err := shm.Init(x.c); err != nil {
+	if err := useExtension(x.c, "MIT-SHM"); err != nil {
 		return err
 	}
 	size := x.width * x.height * 4
@@ -192,7 +192,7 @@ func (x *X11Capturer) Displays() ([]Display, error) {
 
 func xineramaDisplays(c *xgb.Conn, w, h int) []Display {
 	root := []Display{{ID: 1, Bounds: image.Rect(0, 0, w, h), Primary: true, Name: "screen"}}
-	if err := xinerama.Init(c); err != nil {
+	if err := useExtension(c, "XINERAMA"); err != nil {
 		return root
 	}
 	if a, err := xinerama.IsActive(c).Reply(); err != nil || a.State == 0 {

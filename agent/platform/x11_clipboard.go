@@ -34,7 +34,7 @@ type X11Clipboard struct {
 	changes chan struct{} // capacity 1: another client took the clipboard
 	done    chan struct{} // closed when the event loop ends
 
-	readMu sync.Mutex       // one Text at a time
+	readMu  sync.Mutex     // one Text at a time
 	replies chan xgb.Event // SelectionNotify and PropertyNotify on win, while reading
 
 	mu      sync.Mutex // guards the fields below; held briefly by the loop
@@ -98,7 +98,7 @@ func NewX11Clipboard(name string) (_ *X11Clipboard, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("platform: x11 clipboard: create window: %w", err)
 	}
-	if err := xfixes.Init(c); err != nil {
+	if err := useExtension(c, "XFIXES"); err != nil {
 		return nil, fmt.Errorf("platform: x11 clipboard: XFIXES: %w", err)
 	}
 	if _, err := xfixes.QueryVersion(c, 5, 0).Reply(); err != nil {

@@ -36,7 +36,7 @@ func NewX11Cursor(name string) (_ *X11Cursor, err error) {
 			c.Close()
 		}
 	}()
-	if err := xfixes.Init(c); err != nil {
+	if err := useExtension(c, "XFIXES"); err != nil {
 		return nil, fmt.Errorf("platform: x11 cursor: XFIXES: %w", err)
 	}
 	if _, err := xfixes.QueryVersion(c, 5, 0).Reply(); err != nil {

@@ -29,6 +29,11 @@ func newXClient(t testing.TB, d *testbed.Display) *xclient {
 		t.Fatalf("test client: connect to %s: %v", d.Name, err)
 	}
 	t.Cleanup(c.Close)
+	// Register xgb's extension tables now, before any connection has
+	// events to read (see useExtension).
+	for name := range extInits {
+		useExtension(c, name)
+	}
 	scr := xproto.Setup(c).DefaultScreen(c)
 	return &xclient{t: t, c: c, scr: scr, root: scr.Root}
 }

@@ -69,7 +69,7 @@ func NewX11Input(name string) (*X11Input, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := xtest.Init(c); err != nil {
+	if err := useExtension(c, "XTEST"); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("platform: x11 input: XTEST: %w", err)
 	}

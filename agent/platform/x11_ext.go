@@ -1,0 +1,56 @@
+//go:build linux
+
+package platform
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/jezek/xgb"
+	"github.com/jezek/xgb/damage"
+	"github.com/jezek/xgb/shm"
+	"github.com/jezek/xgb/xfixes"
+	"github.com/jezek/xgb/xinerama"
+	"github.com/jezek/xgb/xproto"
+	"github.com/jezek/xgb/xtest"
+)
+
+// xgb's extension Init functions write the process-wide tables of event
+// and error constructors, which the reader goroutine of every connection
+// reads without a lock. useExtension therefore calls Init only the first
+// time it meets an extension with given event and error bases; later
+// connections only record the extension's opcode, which is per
+// connection and locked.
+var (
+	extMu    sync.Mutex
+	extBases = map[string][2]byte{}
+	extInits = map[string]func(*xgb.Conn) error{
+		"XFIXES": xfixes.Init, "DAMAGE": damage.Init, "MIT-SHM": shm.Init,
+		"XTEST": xtest.Init, "XINERAMA": xinerama.Init,
+	}
+)
+
+// useExtension makes the named extension usable on c.
+func useExtension(c *xgb.Conn, name string) error {
+	extMu.Lock()
+	defer extMu.Unlock()
+	r, err := xproto.QueryExtension(c, uint16(len(name)), name).Reply()
+	if err != nil {
+		return fmt.Errorf("platform: x11: query extension %s: %w", name, err)
+	}
+	if !r.Present {
+		return fmt.Errorf("platform: x11: the X server has no %s extension", name)
+	}
+	bases := [2]byte{r.FirstEvent, r.FirstError}
+	if b, ok := extBases[name]; ok && b == bases {
+		c.ExtLock.Lock()
+		c.Extensions[name] = r.MajorOpcode
+		c.ExtLock.Unlock()
+		return nil
+	}
+	if err := extInits[name](c); err != nil {
+		return fmt.Errorf("platform: x11: %s: %w", name, err)
+	}
+	extBases[name] = bases
+	return nil
+}
