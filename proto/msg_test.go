@@ -35,8 +35,8 @@ func sampleMsgs() []Msg {
 		&Pointer{X: -5, Y: math.MinInt32},
 		&Wheel{DX: 0, DY: WheelNotch},
 		&Wheel{DX: math.MinInt16, DY: -1},
-		&KeyEvent{Down: true, Code: 0x070004, Mods: ModShift, Text: "A"},
-		&KeyEvent{Down: true, Repeat: true, Code: 0x070050},
+		&KeyEvent{Down: true, Code: KeyA, Mods: ModShift, Text: "A"},
+		&KeyEvent{Down: true, Repeat: true, Code: KeyArrowLeft},
 		&KeyEvent{Code: KeyUnidentified, Text: strings.Repeat("€", MaxKeyText/3), Mods: ModAltGraph | ModCapsLock | ModNumLock | ModScrollLock | ModControl | ModAlt | ModMeta},
 		&CursorCached{ID: CursorCacheSize - 1},
 		&CursorPos{X: 10, Y: -3, Visible: true},
@@ -413,7 +413,7 @@ func BenchmarkUnmarshal(b *testing.B) {
 	for _, m := range []Msg{
 		&Fragment{Stream: StreamScreen, Last: 1, Total: 2 * MaxFragmentData, Data: make([]byte, MaxFragmentData)},
 		&FrameAck{Seq: 7, DecodeMicros: 1500},
-		&KeyEvent{Down: true, Code: 0x070004, Text: "a"},
+		&KeyEvent{Down: true, Code: KeyA, Text: "a"},
 		sampleMsgs()[1],
 	} {
 		enc, _ := Marshal(m)
