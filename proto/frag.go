@@ -38,13 +38,13 @@ type Fragmenter struct {
 }
 
 // NewFragmenter returns a Fragmenter for stream s whose messages are at
-// most maxMsg bytes; maxMsg ≤ 0 means MaxRecordPayload (use the space the
+// most maxMsg bytes; maxMsg ≤ 0 means MaxPayload (use the space the
 // channel leaves in a record), and it is clamped to
-// FragmentOverhead+1..MaxRecordPayload. The first payload gets sequence
+// FragmentOverhead+1..MaxPayload. The first payload gets sequence
 // number 0.
 func NewFragmenter(s Stream, maxMsg int) *Fragmenter {
-	if maxMsg <= 0 || maxMsg > MaxRecordPayload {
-		maxMsg = MaxRecordPayload
+	if maxMsg <= 0 || maxMsg > MaxPayload {
+		maxMsg = MaxPayload
 	}
 	maxMsg = max(maxMsg, FragmentOverhead+1)
 	return &Fragmenter{stream: s, maxData: maxMsg - FragmentOverhead}

@@ -110,7 +110,7 @@ func TestFragmentRoundTrip(t *testing.T) {
 
 func msgLimit(maxMsg int) int {
 	if maxMsg <= 0 {
-		return MaxRecordPayload
+		return MaxPayload
 	}
 	return maxMsg
 }
@@ -161,7 +161,7 @@ func TestFragmenterErrors(t *testing.T) {
 		flags   FragFlags
 		want    string
 	}{
-		{StreamScreen, 0, make([]byte, MaxFragments*MaxFragmentData+1), 0, "proto: fragment screen: payload size 16769025 needs 257 fragments of 65504 bytes, more than 256"},
+		{StreamScreen, 0, make([]byte, MaxFragments*MaxFragmentData+1), 0, fmt.Sprintf("proto: fragment screen: payload size %d needs 257 fragments of %d bytes, more than 256", MaxFragments*MaxFragmentData+1, MaxFragmentData)},
 		{StreamScreen, 0, make([]byte, MaxScreenUpdate+1), 0, "proto: fragment screen: payload size 16777217 exceeds 16777216"},
 		{StreamClipboard, 0, make([]byte, MaxClipboard+1), 0, "proto: fragment clipboard: payload size 1048577 exceeds 1048576"},
 		{StreamClipboard, 0, []byte("ok\xff"), 0, "proto: fragment clipboard: clipboard text is not UTF-8"},
@@ -299,7 +299,7 @@ func TestFragmentHotPathAllocs(t *testing.T) {
 	payload := randBytes(1<<20, 3)
 	f := NewFragmenter(StreamScreen, 0)
 	d := NewDefragmenter(StreamScreen)
-	buf := make([]byte, 0, MaxRecordPayload)
+	buf := make([]byte, 0, MaxPayload)
 	var m Fragment
 	run := func() {
 		if _, err := f.Start(payload, 0); err != nil {
@@ -429,7 +429,7 @@ func BenchmarkFragmenter(b *testing.B) {
 		b.Run(fmt.Sprintf("%dKiB", size>>10), func(b *testing.B) {
 			payload := randBytes(size, 1)
 			f := NewFragmenter(StreamScreen, 0)
-			buf := make([]byte, 0, MaxRecordPayload)
+			buf := make([]byte, 0, MaxPayload)
 			frags := 0
 			b.SetBytes(int64(size))
 			b.ReportAllocs()

@@ -30,20 +30,18 @@ const (
 // types' DecodeFromBytes and the Defragmenter check each before
 // allocating; encoders refuse to break one.
 const (
-	// MaxRecordPayload is the largest plaintext of one record of the
-	// secure channel, so the largest session message. It equals the
-	// record layer's limit (65 535 − 16 bytes of AEAD tag).
-	MaxRecordPayload = 65519
+	// A session message is at most MaxPayload bytes (record.go): what one
+	// record of the secure channel carries after its own framing.
 
 	// FragmentOverhead is the size of a Fragment message without its
 	// data, and MaxFragmentData the most data one can carry.
 	FragmentOverhead = 15
-	MaxFragmentData  = MaxRecordPayload - FragmentOverhead
+	MaxFragmentData  = MaxPayload - FragmentOverhead
 	// MaxFragments bounds the fragments of one payload.
 	MaxFragments = 256
 
 	// Largest payload of each stream. A screen update is also bounded by
-	// MaxFragments full fragments (256 × 65 504 bytes, just under 16 MiB).
+	// MaxFragments full fragments (256 × 65 488 bytes, just under 16 MiB).
 	MaxScreenUpdate = 16 << 20
 	MaxClipboard    = 1 << 20
 	MaxCursorShape  = cursorShapeHeader + MaxCursorDim*MaxCursorDim*4

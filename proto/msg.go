@@ -199,7 +199,7 @@ func AppendMsg(dst []byte, m Msg) ([]byte, error) { return m.AppendBinary(dst) }
 // Marshal returns the encoding of m.
 func Marshal(m Msg) ([]byte, error) { return m.AppendBinary(nil) }
 
-// Unmarshal decodes one session message of at most MaxRecordPayload
+// Unmarshal decodes one session message of at most MaxPayload
 // bytes. The result is a pointer to one of this package's message types
 // (*Hello, *Fragment, …). Large byte fields (Fragment.Data) alias b: they
 // stay valid only as long as b does, which for a channel's receive buffer
@@ -229,8 +229,8 @@ func appendMsg(b []byte, m body) ([]byte, error) {
 // decodeMsg implements DecodeFromBytes.
 func decodeMsg(b []byte, m body) error {
 	t := m.Type()
-	if len(b) > MaxRecordPayload {
-		return &MsgError{"unmarshal", t.String(), fmt.Errorf("length %d exceeds %d", len(b), MaxRecordPayload)}
+	if len(b) > MaxPayload {
+		return &MsgError{"unmarshal", t.String(), fmt.Errorf("length %d exceeds %d", len(b), MaxPayload)}
 	}
 	if len(b) == 0 || MsgType(b[0]) != t {
 		return &MsgError{"unmarshal", t.String(), errors.New("wrong type byte")}

@@ -76,6 +76,12 @@ type Fragment struct {
 // Type implements Msg.
 func (m *Fragment) Type() MsgType { return MsgFragment }
 
+// String describes the fragment without its data, for logs and errors.
+func (m *Fragment) String() string {
+	return fmt.Sprintf("fragment %v seq %d %d/%d flags 0x%x total %d data %d bytes",
+		m.Stream, m.Seq, m.Index, m.Last, uint8(m.Flags), m.Total, len(m.Data))
+}
+
 // AppendBinary implements Msg.
 func (m *Fragment) AppendBinary(b []byte) ([]byte, error) {
 	if err := m.validate(); err != nil {
@@ -231,6 +237,11 @@ type CursorShape struct {
 }
 
 const cursorShapeHeader = 1 + 4*2
+
+// String describes the shape without its pixels, for logs and errors.
+func (c *CursorShape) String() string {
+	return fmt.Sprintf("cursor shape %d %dx%d hotspot %d,%d pixels %d bytes", c.ID, c.Width, c.Height, c.HotX, c.HotY, len(c.Pix))
+}
 
 // AppendBinary appends the shape's encoding (the stream payload) to b.
 func (c *CursorShape) AppendBinary(b []byte) ([]byte, error) {

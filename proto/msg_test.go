@@ -3,6 +3,7 @@ package proto
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math"
 	"reflect"
 	"strings"
@@ -78,7 +79,7 @@ func TestMsgRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Marshal(%+v) = %v", m, err)
 		}
-		if MsgType(b[0]) != m.Type() || len(b) > MaxRecordPayload {
+		if MsgType(b[0]) != m.Type() || len(b) > MaxPayload {
 			t.Fatalf("Marshal(%v) = type 0x%02x, %d bytes", m.Type(), b[0], len(b))
 		}
 		got, err := Unmarshal(b)
@@ -119,11 +120,18 @@ func TestMsgPrefixesAndTrailing(t *testing.T) {
 				t.Fatalf("Unmarshal(first %d of %d bytes of %v) = %+v, want error", n, len(b), m.Type(), got)
 			}
 		}
-		if len(b) < MaxRecordPayload {
+		if len(b) < MaxPayload {
 			if _, err := Unmarshal(append(b, 0)); err == nil || !strings.Contains(err.Error(), "1 trailing bytes") {
 				t.Errorf("Unmarshal(%v + 1 byte) = %v, want trailing bytes error", m.Type(), err)
 			}
 		}
+	}
+}
+
+func TestFragmentString(t *testing.T) {
+	f := &Fragment{Stream: StreamScreen, Flags: FragKeyframe, Seq: 7, Index: 2, Last: 8, Total: 590000, Data: make([]byte, 1000)}
+	if got, want := fmt.Sprint(f), "fragment screen seq 7 2/8 flags 0x1 total 590000 data 1000 bytes"; got != want {
+		t.Errorf("Fragment.String() = %q, want %q", got, want)
 	}
 }
 
@@ -144,7 +152,7 @@ func TestUnmarshalErrors(t *testing.T) {
 	}{
 		{"empty", nil, "proto: unmarshal message: truncated"},
 		{"unknown type", []byte{0x7f, 1, 2}, "proto: unmarshal message: unknown message type 0x7f"},
-		{"oversize", append([]byte{byte(MsgFragment)}, make([]byte, MaxRecordPayload)...), "proto: unmarshal fragment: length 65520 exceeds 65519"},
+		{"oversize", append([]byte{byte(MsgFragment)}, make([]byte, MaxPayload)...), fmt.Sprintf("proto: unmarshal fragment: length %d exceeds %d", MaxPayload+1, MaxPayload)},
 		{"key text", text65, "proto: unmarshal key event: text length 65 exceeds 64"},
 		{"key text utf8", []byte{byte(MsgKey), keyDown, 0, 7, 0, 4, 0, 0, 1, 0xff}, "proto: unmarshal key event: text is not UTF-8"},
 		{"key repeat up", []byte{byte(MsgKey), keyRepeat, 0, 7, 0, 4, 0, 0, 0}, "proto: unmarshal key event: repeat on key release"},
@@ -212,7 +220,7 @@ func TestMarshalErrors(t *testing.T) {
 		{&Hello{MinVersion: 1, MaxVersion: 1, Layout: Layout{Monitors: make([]Monitor, 17)}}, "proto: marshal hello: monitor count 17 exceeds 16"},
 		{&Layout{Monitors: []Monitor{{ID: 1, Width: 1, Height: 1}, {ID: 1, Width: 1, Height: 1}}}, "proto: marshal layout: monitor 1: duplicate id 1"},
 		{&Layout{Monitors: []Monitor{{ID: 1, Width: 1, Height: 1, Primary: true}, {ID: 2, Width: 1, Height: 1, Primary: true}}}, "proto: marshal layout: more than one primary monitor"},
-		{&Fragment{Stream: StreamScreen, Total: 70000, Last: 1, Data: make([]byte, MaxFragmentData+1)}, "proto: marshal fragment: data length 65505 exceeds 65504"},
+		{&Fragment{Stream: StreamScreen, Total: 70000, Last: 1, Data: make([]byte, MaxFragmentData+1)}, fmt.Sprintf("proto: marshal fragment: data length %d exceeds %d", MaxFragmentData+1, MaxFragmentData)},
 		{&Fragment{Stream: 0}, "proto: marshal fragment: unknown stream 0"},
 		{&Pointer{Buttons: 0x80}, "proto: marshal pointer: buttons 0x80 has unknown bits 0x80"},
 		{&Consent{Granted: 0xff}, "proto: marshal consent: perms 0xff has unknown bits 0xf8"},
@@ -224,7 +232,7 @@ func TestMarshalErrors(t *testing.T) {
 		dst := []byte{1, 2}
 		got, err := AppendMsg(dst, tc.m)
 		if err == nil || err.Error() != tc.want {
-			t.Errorf("AppendMsg(%+v) = %v, want %q", tc.m, err, tc.want)
+			t.Errorf("AppendMsg(%v) = %v, want %q", tc.m.Type(), err, tc.want)
 		}
 		if !bytes.Equal(got, dst) {
 			t.Errorf("AppendMsg(%v) on error returned %x, want dst unchanged", tc.m.Type(), got)
@@ -328,7 +336,7 @@ func TestEndReasonString(t *testing.T) {
 // fragments and acks allocates nothing.
 func TestHotPathAllocs(t *testing.T) {
 	data := make([]byte, MaxFragmentData)
-	buf := make([]byte, 0, MaxRecordPayload)
+	buf := make([]byte, 0, MaxPayload)
 	var frag Fragment
 	var ack FrameAck
 	fb, _ := Marshal(&Fragment{Stream: StreamScreen, Seq: 1, Last: 1, Total: 2 * MaxFragmentData, Data: data})
@@ -338,7 +346,7 @@ func TestHotPathAllocs(t *testing.T) {
 		seq++
 		out := &Fragment{Stream: StreamScreen, Seq: seq, Last: 1, Total: 2 * MaxFragmentData, Data: data}
 		b, err := out.AppendBinary(buf[:0])
-		if err != nil || len(b) != MaxRecordPayload {
+		if err != nil || len(b) != MaxPayload {
 			t.Fatalf("Fragment.AppendBinary = %d bytes, %v", len(b), err)
 		}
 		a := &FrameAck{Seq: seq, DecodeMicros: 900}
@@ -399,7 +407,7 @@ func FuzzUnmarshal(f *testing.F) {
 
 func BenchmarkAppendFragment(b *testing.B) {
 	data := make([]byte, MaxFragmentData)
-	buf := make([]byte, 0, MaxRecordPayload)
+	buf := make([]byte, 0, MaxPayload)
 	m := &Fragment{Stream: StreamScreen, Last: 1, Total: 2 * MaxFragmentData, Data: data}
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
