@@ -523,7 +523,7 @@ func (c *Channel) transportErr(err error) error {
 			return c.terminal
 		}
 	}
-	if errors.Is(err, io.EOF) {
+	if errors.Is(err, io.EOF) || errors.Is(err, ErrClosed) {
 		return fmt.Errorf("%w: connection ended without CLOSE", ErrInterrupted)
 	}
 	return fmt.Errorf("%w: %v", ErrInterrupted, err)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"testing"
+
+	"github.com/deskway/deskway/proto"
 )
 
 // send writes msgs from the viewer and returns what the host reads until
@@ -23,7 +25,7 @@ func run(t *testing.T, hook Hook, msgs []string, n int) []string {
 	var got []string
 	for len(got) < n {
 		m, err := r.Host().ReadMsg(ctx)
-		if errors.Is(err, io.EOF) {
+		if isEOF(err) {
 			break
 		}
 		if err != nil {
@@ -71,10 +73,13 @@ func TestRelayReflectAndLog(t *testing.T) {
 	}
 	// Cut gives EOF on both ends.
 	r.Cut()
-	if _, err := r.Host().ReadMsg(ctx); !errors.Is(err, io.EOF) {
+	if _, err := r.Host().ReadMsg(ctx); !isEOF(err) {
 		t.Errorf("host after Cut: %v, want EOF", err)
 	}
-	if _, err := r.Viewer().ReadMsg(ctx); !errors.Is(err, io.EOF) {
+	if _, err := r.Viewer().ReadMsg(ctx); !isEOF(err) {
 		t.Errorf("viewer after Cut: %v, want EOF", err)
 	}
 }
+
+// isEOF: proto.Pipe reports a closed peer as io.EOF or proto.ErrClosed.
+func isEOF(err error) bool { return errors.Is(err, io.EOF) || errors.Is(err, proto.ErrClosed) }
