@@ -1,0 +1,62 @@
+package platform
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestTermPrompterConsent(t *testing.T) {
+	all := PermView | PermControl | PermClipboard
+	for _, tc := range []struct {
+		input string
+		want  Perms
+	}{
+		{"y\ny\n", all},
+		{"yes\nn\n", PermView},
+		{"n\n", 0},
+		{"\n", 0},
+	} {
+		var out strings.Builder
+		p := &TermPrompter{In: strings.NewReader(tc.input), Out: &out}
+		got, err := p.Consent(context.Background(), ConsentRequest{Viewer: "Jane", Want: all, SAS: "123 456"})
+		if err != nil || got != tc.want {
+			t.Errorf("Consent with input %q = %v, %v; want %v", tc.input, got, err, tc.want)
+		}
+		if !strings.Contains(out.String(), "123 456") {
+			t.Errorf("prompt %q does not show the SAS", out.String())
+		}
+	}
+	p := &TermPrompter{In: strings.NewReader(""), Out: io.Discard}
+	if _, err := p.Consent(context.Background(), ConsentRequest{Want: PermView}); err == nil {
+		t.Errorf("Consent at end of input succeeded")
+	}
+}
+
+func TestTermPrompterIndicator(t *testing.T) {
+	r, w := io.Pipe()
+	defer w.Close()
+	var out strings.Builder
+	p := &TermPrompter{In: r, Out: &out}
+	ind, err := p.ShowIndicator("Jane is viewing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ind.Close()
+	go io.WriteString(w, "end\n")
+	select {
+	case <-ind.Ended():
+	case <-time.After(2 * time.Second):
+		t.Fatalf("typing end did not end the session")
+	}
+}
+
+func TestAutoPrompter(t *testing.T) {
+	p := AutoPrompter{Grant: PermView}
+	got, err := p.Consent(context.Background(), ConsentRequest{Want: PermView | PermControl})
+	if err != nil || got != PermView {
+		t.Errorf("AutoPrompter{view}.Consent(view+control) = %v, %v; want view", got, err)
+	}
+}
