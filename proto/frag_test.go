@@ -471,3 +471,35 @@ func BenchmarkDefragmenter(b *testing.B) {
 		})
 	}
 }
+
+// ExampleFragmenter cuts a screen update into messages and puts it back
+// together on the other side.
+func ExampleFragmenter() {
+	update := bytes.Repeat([]byte("codec update "), 20000) // 260 000 bytes
+
+	f := NewFragmenter(StreamScreen, 0)
+	d := NewDefragmenter(StreamScreen)
+	seq, err := f.Start(update, FragKeyframe)
+	if err != nil {
+		panic(err)
+	}
+	buf := make([]byte, 0, MaxPayload)
+	var frag Fragment
+	for n := 1; ; n++ {
+		msg, ok := f.Next(buf[:0]) // host: msg goes to Channel.Send(ctx, msg, false)
+		if !ok {
+			break
+		}
+		if err := frag.DecodeFromBytes(msg); err != nil { // viewer: after Channel.Recv
+			panic(err)
+		}
+		payload, done, err := d.Add(&frag)
+		if err != nil {
+			panic(err)
+		}
+		if done {
+			fmt.Println(n, "fragments; frame", seq, "keyframe", frag.Flags&FragKeyframe != 0, "intact", bytes.Equal(payload, update))
+		}
+	}
+	// Output: 4 fragments; frame 0 keyframe true intact true
+}

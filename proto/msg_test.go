@@ -436,3 +436,37 @@ func BenchmarkUnmarshal(b *testing.B) {
 		})
 	}
 }
+
+// ExampleUnmarshal shows a receive loop's dispatch on message types.
+func ExampleUnmarshal() {
+	var wire [][]byte
+	for _, m := range []Msg{
+		&KeyEvent{Down: true, Code: KeyA, Mods: ModShift, Text: "A"},
+		&FrameAck{Seq: 41, DecodeMicros: 2300},
+	} {
+		b, err := Marshal(m)
+		if err != nil {
+			panic(err)
+		}
+		wire = append(wire, b)
+	}
+	wire = append(wire, []byte{byte(MsgKey), 1, 0, 7, 0, 4, 0, 0, 99})
+
+	for _, b := range wire {
+		m, err := Unmarshal(b)
+		if err != nil {
+			fmt.Println(err) // a peer that sends this ends the session
+			continue
+		}
+		switch m := m.(type) {
+		case *KeyEvent:
+			fmt.Println("key", m.Code, "down", m.Down, "text", m.Text)
+		case *FrameAck:
+			fmt.Println("ack", m.Seq, "decoded in", m.DecodeMicros, "µs")
+		}
+	}
+	// Output:
+	// key KeyA down true text A
+	// ack 41 decoded in 2300 µs
+	// proto: unmarshal key event: truncated
+}

@@ -514,3 +514,40 @@ func BenchmarkSignTicket(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "signs/s")
 }
+
+// ExampleVerifyTicket shows the broker signing a ticket and a relay
+// checking it.
+func ExampleVerifyTicket() {
+	// Broker: a key pair per kid; relays get the public half as text.
+	priv := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
+	keysText := FormatTicketKeys(TicketKeys{"2026-11": priv.Public().(ed25519.PublicKey)})
+
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	ticket, err := SignTicket(&Ticket{
+		ID:        TicketID{1},
+		Session:   SessionID{2},
+		HostID:    "host-1",
+		Role:      RoleViewer,
+		Mode:      ModeSupport,
+		Relays:    []RelayRef{{ID: "fra1", URL: "wss://fra1.example.com"}},
+		IssuedAt:  now,
+		NotBefore: now,
+		Expiry:    now.Add(60 * time.Second),
+	}, "2026-11", priv)
+	if err != nil {
+		panic(err)
+	}
+
+	// Relay "fra1": the ticket is the first message of a connection.
+	keys, err := ParseTicketKeys(keysText)
+	if err != nil {
+		panic(err)
+	}
+	t, err := VerifyTicket(ticket, keys, "fra1", now.Add(5*time.Second))
+	fmt.Println(t.Role, t.Mode, t.HostID, err)
+	_, err = VerifyTicket(ticket, keys, "ams1", now)
+	fmt.Println(errors.Is(err, ErrTicketAudience))
+	// Output:
+	// viewer support host-1 <nil>
+	// true
+}
