@@ -26,8 +26,12 @@ package proto
 // the viewer committed but its first record was lost with the relay, its
 // next RESUME_INIT carries n+2 under the pending RS_{n+1}; the host then
 // commits the pending state, since only the viewer could have built that
-// message. Any other counter (≤ n: replayed or stale; ≥ n+2 without a
-// pending state) is refused with ErrResumeRejected.
+// message. The host keeps up to maxPending pending states (one per
+// RESUME_INIT it answered since the last commit): a RESUME_INIT replayed
+// on another connection before the viewer's first record adds a pending
+// state nobody can use, and does not evict the one the viewer holds. Any
+// other counter (≤ n: replayed or stale; ≥ n+2 without a matching pending
+// state) is refused with ErrResumeRejected.
 //
 // Limits: a resumption must start within ResumeWindow (120 s) of the last
 // authenticated record, and at most MaxResumesPerHour (10) succeed per
@@ -77,9 +81,9 @@ type ResumeInfo struct {
 type resumeState struct {
 	rs      resumeSecret // RS_n
 	n       uint32
-	hPrev   []byte         // handshake hash of the last (re)handshake
-	pending *pendingResume // host: resumption not yet confirmed by a record
-	times   []time.Time    // successful resumptions in the last hour
+	hPrev   []byte           // handshake hash of the last (re)handshake
+	pending []*pendingResume // host: resumptions not yet confirmed by a record, oldest first
+	times   []time.Time      // successful resumptions in the last hour
 }
 
 type pendingResume struct {
@@ -91,23 +95,41 @@ type pendingResume struct {
 
 func (s *resumeState) wipe() {
 	s.rs.wipe()
-	if s.pending != nil {
-		s.pending.rs.wipe()
-		s.pending = nil
+	s.dropPending()
+}
+
+// maxPending bounds the host's pending resumptions.
+const maxPending = 4
+
+func (s *resumeState) dropPending() {
+	for _, p := range s.pending {
+		p.rs.wipe()
 	}
+	s.pending = nil
+}
+
+// commit makes p the committed state and drops the other pending ones.
+func (s *resumeState) commit(p *pendingResume) {
+	s.rs.wipe()
+	s.rs, s.n, s.hPrev = p.rs, p.counter, p.h
+	for _, q := range s.pending {
+		if q != p {
+			q.rs.wipe()
+		}
+	}
+	s.pending = nil
 }
 
 // commitPendingLocked commits a pending resumption when a valid record
 // arrives on its connection.
 func (c *Channel) commitPendingLocked(g *connGen) {
-	p := c.resume.pending
-	if p == nil || p.gen != g {
-		return
+	for _, p := range c.resume.pending {
+		if p.gen == g {
+			c.resume.commit(p)
+			c.log.Debug("resumption committed", "counter", p.counter)
+			return
+		}
 	}
-	c.resume.rs.wipe()
-	c.resume.rs, c.resume.n, c.resume.hPrev = p.rs, p.counter, p.h
-	c.resume.pending = nil
-	c.log.Debug("resumption committed", "counter", p.counter)
 }
 
 func resumePSK(rs *resumeSecret, counter uint32) noisePSK {
@@ -243,10 +265,11 @@ func (c *Channel) Resume(ctx context.Context, conn MsgConn) (ResumeInfo, error) 
 		c.resume.rs.wipe()
 		c.resume.rs, c.resume.n, c.resume.hPrev = res.rs, res.counter, res.h
 	} else {
-		if c.resume.pending != nil {
-			c.resume.pending.rs.wipe()
+		if len(c.resume.pending) == maxPending {
+			c.resume.pending[0].rs.wipe()
+			c.resume.pending = c.resume.pending[1:]
 		}
-		c.resume.pending = &pendingResume{gen: g, counter: res.counter, rs: res.rs, h: res.h}
+		c.resume.pending = append(c.resume.pending, &pendingResume{gen: g, counter: res.counter, rs: res.rs, h: res.h})
 	}
 	c.mu.Unlock()
 	c.startGen(g)
@@ -319,46 +342,60 @@ func (c *Channel) resumeResponder(ctx context.Context, conn MsgConn) (*resumeRes
 	if m.sid != c.sid {
 		return nil, fmt.Errorf("%w: session %v, this channel is %v", ErrResumeRejected, m.sid, c.sid)
 	}
+	// Candidates: the committed RS_n for n+1, or a pending RS_{n+1} for
+	// n+2. Each is tried; a wrong one fails the Noise MAC.
+	type candidate struct {
+		base    resumeSecret
+		hPrev   []byte
+		pending *pendingResume
+	}
+	var cands []candidate
 	c.mu.Lock()
-	var (
-		base          resumeSecret
-		hPrev         []byte
-		commitPending *pendingResume
-	)
-	switch p := c.resume.pending; {
-	case m.counter == c.resume.n+1 && c.resume.n < math.MaxUint32:
-		base, hPrev = c.resume.rs, bytes.Clone(c.resume.hPrev)
-	case p != nil && m.counter == p.counter+1 && p.counter < math.MaxUint32:
-		base, hPrev, commitPending = p.rs, bytes.Clone(p.h), p
-	default:
-		n := c.resume.n
-		c.mu.Unlock()
-		return nil, fmt.Errorf("%w: counter %d, current %d (replayed or stale)", ErrResumeRejected, m.counter, n)
+	n := c.resume.n
+	if m.counter == n+1 && n < math.MaxUint32 {
+		cands = append(cands, candidate{c.resume.rs, bytes.Clone(c.resume.hPrev), nil})
+	}
+	for _, p := range c.resume.pending {
+		if m.counter == p.counter+1 && p.counter < math.MaxUint32 {
+			cands = append(cands, candidate{p.rs, bytes.Clone(p.h), p})
+		}
 	}
 	rxSeq := c.rxSeq
 	c.mu.Unlock()
-
-	psk := resumePSK(&base, m.counter)
-	defer psk.wipe()
-	hs, err := c.noiseKK(false, resumePrologue(c.sid, m.counter, hPrev), &psk)
-	if err != nil {
-		return nil, err
+	if len(cands) == 0 {
+		return nil, fmt.Errorf("%w: counter %d, current %d (replayed or stale)", ErrResumeRejected, m.counter, n)
 	}
-	payload, _, _, err := hs.ReadMessage(nil, m.noise)
+	var (
+		hs      *noise.HandshakeState
+		payload []byte
+		base    resumeSecret
+		chosen  *pendingResume
+	)
+	err = nil
+	for _, cand := range cands {
+		psk := resumePSK(&cand.base, m.counter)
+		hs, err = c.noiseKK(false, resumePrologue(c.sid, m.counter, cand.hPrev), &psk)
+		psk.wipe()
+		if err != nil {
+			return nil, err
+		}
+		if payload, _, _, err = hs.ReadMessage(nil, m.noise); err == nil {
+			base, chosen = cand.base, cand.pending
+			break
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: resume msg1: %v", ErrAuthFailed, err)
 	}
 	if len(payload) != appSeqLen {
 		return nil, fmt.Errorf("%w: resume msg1 payload of %d bytes", ErrHandshakeMalformed, len(payload))
 	}
-	if commitPending != nil {
+	if chosen != nil {
 		// Only the viewer holding RS_{pending} could have built this
-		// message: it had completed the pending resumption.
+		// message: it had completed that pending resumption.
 		c.mu.Lock()
-		if c.resume.pending == commitPending {
-			c.resume.rs.wipe()
-			c.resume.rs, c.resume.n, c.resume.hPrev = commitPending.rs, commitPending.counter, commitPending.h
-			c.resume.pending = nil
+		if slices.Contains(c.resume.pending, chosen) {
+			c.resume.commit(chosen)
 		}
 		c.mu.Unlock()
 	}
