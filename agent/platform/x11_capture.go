@@ -260,6 +260,13 @@ func (x *X11Capturer) Capture(area image.Rectangle, img *Image) (Damage, error) 
 	return d, nil
 }
 
+// Invalidate makes the next capture read the whole area.
+func (x *X11Capturer) Invalidate() {
+	x.mu.Lock()
+	x.last = image.Rectangle{}
+	x.mu.Unlock()
+}
+
 // takeDamage moves the accumulated damage into x.region, fetches its
 // rectangles and drains the DamageNotify events.
 func (x *X11Capturer) takeDamage() ([]image.Rectangle, error) {
