@@ -144,7 +144,9 @@ func NewDefragmenter(s Stream) *Defragmenter { return &Defragmenter{stream: s} }
 // Add takes the next Fragment of the stream. When f completes a payload,
 // Add returns it with done true; the payload's sequence number and flags
 // are f.Seq and f.Flags. The payload is valid until the next call to Add
-// or Reset (a one-fragment payload is f.Data itself, not copied). An
+// or Reset; a one-fragment payload is f.Data itself, not copied, so it
+// also lives only as long as the buffer f was decoded from (for a
+// Channel, until the next Recv). An
 // error means the peer broke the protocol: the partial payload is dropped
 // and the session should end.
 func (d *Defragmenter) Add(f *Fragment) (payload []byte, done bool, err error) {

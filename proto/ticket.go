@@ -417,6 +417,10 @@ func VerifyTicket(b []byte, keys TicketKeys, relayID string, now time.Time) (*Ti
 // relay holds every key the broker may currently sign with, so that the
 // broker can rotate keys: sign with a new kid once relays know it, drop
 // the old kid after its last ticket expired.
+//
+// VerifyTicket only reads the map, so any number of goroutines may verify
+// with one TicketKeys; to change the keys, build a new map and swap it in
+// (e.g. with an atomic.Pointer) rather than editing one in use.
 type TicketKeys map[string]ed25519.PublicKey
 
 // ParseTicketKeys parses the text format of ticket public keys: one key a
