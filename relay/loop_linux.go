@@ -281,6 +281,7 @@ type loop struct {
 
 	mu    sync.Mutex
 	inbox []func(*loop)
+	soon  atomic.Bool // a wake-up in 10 ms is armed
 
 	buf      []byte
 	events   []unix.EpollEvent
@@ -334,25 +335,66 @@ func (l *loop) post(f func(*loop)) {
 	}
 }
 
+// run serves the loop until it stops. The loop's epoll descriptor is
+// itself registered with the Go runtime's netpoller: the goroutine parks
+// in the scheduler while nothing is ready and polls its own epoll without
+// blocking when woken. A goroutine blocked in epoll_wait instead would
+// cost a thread hand-off on every wake-up.
 func (l *loop) run() {
 	defer l.e.wg.Done()
-	defer l.closeFDs()
 	l.tickClock()
 	l.lastTick = l.nowNano
-	for {
-		timeout := 1000
-		switch {
-		case len(l.again) > 0:
-			timeout = 0
-		case len(l.throttle) > 0:
-			timeout = 10
-		case l.stopping:
-			timeout = 100
+	if err := unix.SetNonblock(l.epfd, true); err != nil {
+		l.s.log.Error("relay: epoll fd", "err", err)
+		l.closeFDs()
+		return
+	}
+	f := os.NewFile(uintptr(l.epfd), "relay-epoll")
+	defer unix.Close(l.efd)
+	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		l.s.log.Error("relay: epoll fd", "err", err)
+		return
+	}
+	ticker := time.NewTicker(time.Second)
+	defer ticker.Stop()
+	tickDone := make(chan struct{})
+	defer close(tickDone)
+	go func() {
+		for {
+			select {
+			case <-ticker.C:
+				l.post(nil) // a nil task just wakes the loop
+			case <-tickDone:
+				return
+			}
 		}
-		n, err := unix.EpollWait(l.epfd, l.events, timeout)
-		if err != nil && err != unix.EINTR {
-			l.s.log.Error("relay: epoll_wait", "err", err)
+	}()
+	for {
+		done := false
+		err := rc.Read(func(uintptr) bool {
+			done = l.poll()
+			return done
+		})
+		if done || err != nil {
+			if err != nil {
+				l.s.log.Error("relay: epoll", "err", err)
+			}
 			return
+		}
+	}
+}
+
+// poll handles what is ready without blocking. It returns true when the
+// loop has stopped, false when it should park until the epoll descriptor
+// is readable.
+func (l *loop) poll() bool {
+	for {
+		n, err := rawEpollPoll(l.epfd, l.events)
+		if err != 0 && err != unix.EINTR {
+			l.s.log.Error("relay: epoll_wait", "err", err)
+			return true
 		}
 		l.tickClock()
 		for i := 0; i < n; i++ {
@@ -380,27 +422,34 @@ func (l *loop) run() {
 			}
 		}
 		l.runInbox()
-		for len(l.again) > 0 {
+		if len(l.again) > 0 {
 			again := l.again
 			l.again = nil
 			for _, c := range again {
 				l.onReadable(c)
-			}
-			if len(l.again) > 0 {
-				break // let epoll_wait(0) interleave new events
 			}
 		}
 		l.flushDirty()
 		if len(l.throttle) > 0 {
 			l.unthrottle()
 		}
-		if l.nowNano-l.lastTick >= int64(time.Second) || l.stopping {
+		if l.nowNano-l.lastTick >= int64(time.Second) || (l.stopping && l.nowNano-l.lastTick >= int64(50*time.Millisecond)) {
 			l.lastTick = l.nowNano
 			l.tick()
 		}
 		if l.stopping && l.nconns == 0 {
 			l.runInbox()
-			return
+			return true
+		}
+		if n < len(l.events) && len(l.again) == 0 {
+			if len(l.throttle) > 0 || l.stopping {
+				// Come back soon: a cap may have refilled, a closing
+				// connection may need finishing.
+				if l.soon.CompareAndSwap(false, true) {
+					time.AfterFunc(10*time.Millisecond, func() { l.soon.Store(false); l.post(nil) })
+				}
+			}
+			return false
 		}
 	}
 }
@@ -416,7 +465,9 @@ func (l *loop) runInbox() {
 	l.inbox = nil
 	l.mu.Unlock()
 	for _, f := range tasks {
-		f(l)
+		if f != nil {
+			f(l)
+		}
 	}
 }
 
@@ -499,15 +550,15 @@ func (l *loop) onReadable(c *conn) {
 	eof := false
 	if c.readable {
 		want := len(buf) - n0
-		var err error
-		n, err = unix.Read(int(c.fd), buf[n0:n0+want])
+		var err unix.Errno
+		n, err = rawRead(c.fd, buf[n0:n0+want])
 		switch {
 		case err == unix.EAGAIN:
 			c.readable, n = false, 0
 		case err == unix.EINTR:
 			n = 0
 			l.again = append(l.again, c)
-		case err != nil:
+		case err != 0:
 			l.closeConn(c, 0, "", "error")
 			return
 		case n == 0:
@@ -775,8 +826,8 @@ func (l *loop) forward(src, dst *conn, p []byte, payload int64) {
 		l.flush(dst)
 	}
 	if len(dst.out) == dst.outOff {
-		n, err := unix.Write(int(dst.fd), p)
-		if err != nil && err != unix.EAGAIN && err != unix.EINTR {
+		n, err := rawWrite(dst.fd, p)
+		if err != 0 && err != unix.EAGAIN && err != unix.EINTR {
 			l.closeConn(dst, 0, "", "error")
 			return
 		}
@@ -849,7 +900,7 @@ func (l *loop) flush(c *conn) {
 		return
 	}
 	for c.outOff < len(c.out) {
-		n, err := unix.Write(int(c.fd), c.out[c.outOff:])
+		n, err := rawWrite(c.fd, c.out[c.outOff:])
 		if err == unix.EINTR {
 			continue
 		}
@@ -857,7 +908,7 @@ func (l *loop) flush(c *conn) {
 			c.blocked = true
 			return
 		}
-		if err != nil {
+		if err != 0 {
 			c.out, c.outOff = c.out[:0], 0
 			l.closeConn(c, 0, "", "error")
 			return
@@ -1270,12 +1321,12 @@ func (l *loop) closeSent(c *conn) {
 // discard reads and drops c's input after its close frame went out.
 func (l *loop) discard(c *conn) {
 	for c.readable && !c.closed {
-		n, err := unix.Read(int(c.fd), l.buf)
+		n, err := rawRead(c.fd, l.buf)
 		switch {
 		case err == unix.EINTR:
 		case err == unix.EAGAIN:
 			c.readable = false
-		case err != nil || n == 0:
+		case err != 0 || n == 0:
 			l.finish(c)
 		case n < len(l.buf):
 			c.readable = false

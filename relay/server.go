@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/deskway/deskway/proto"
@@ -92,7 +93,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.registry = prometheus.NewRegistry()
-	s.registry.MustRegister(collector{s})
+	s.registry.MustRegister(collector{s}, collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.wg.Add(1)
 	go s.reportLoop()
 	return s, nil
