@@ -155,6 +155,9 @@ func (d *Decoder) decode(update []byte) ([]Rect, error) {
 	if err := d.apply(raw); err != nil {
 		return nil, err
 	}
+	if key {
+		d.rects = append(d.rects[:0], Rect{0, 0, d.w, d.h})
+	}
 	d.synced = true
 	return d.rects, nil
 }

@@ -32,6 +32,7 @@ type Encoder struct {
 	rec          []uint32    // the decoder's framebuffer, as it will be
 	started      bool
 	forceKey     bool
+	key          bool // the update being made is a keyframe
 
 	cache *tileCache
 	marks *markDict
@@ -192,6 +193,7 @@ func (e *Encoder) Encode(dst []byte, f Frame) ([]byte, error) {
 	}
 	key := e.forceKey
 	e.forceKey = false
+	e.key = key
 	e.stats.Frames++
 	if key {
 		e.reset()

@@ -18,6 +18,10 @@ type markCand struct {
 	hash       uint64
 }
 
+// Shapes are cut from changed pixels only (except in keyframes, where the
+// black start screen is no real content): a letter typed next to others
+// is a mark of its own, not a new mark for the whole word.
+
 // minMarkPixels is the smallest shape worth a dictionary entry.
 const minMarkPixels = 2
 
@@ -41,7 +45,7 @@ func (e *Encoder) codeMarks() {
 		for y := 0; y < h; y++ {
 			o := off + y*e.w
 			for x := 0; x < w; x++ {
-				if p := e.cur[o+x]; p != bg && p != e.rec[o+x] && e.stamp[o+x] < e.gen {
+				if p := e.cur[o+x]; p != bg && (p != e.rec[o+x] || e.key) && e.stamp[o+x] < e.gen {
 					e.flood(o+x, bg)
 				}
 			}
@@ -111,13 +115,13 @@ func (e *Encoder) flood(seed int, bg uint32) {
 		p := int(comp[i])
 		x, y := p%e.w, p/e.w
 		x0, x1, y0, y1 = min(x0, x), max(x1, x), min(y0, y), max(y1, y)
-		if !changed && e.cur[p] != e.rec[p] {
+		if !changed && (e.cur[p] != e.rec[p] || e.key) {
 			changed = true
 		}
 		for ny := max(y-1, 0); ny <= min(y+1, e.h-1); ny++ {
 			for nx := max(x-1, 0); nx <= min(x+1, e.w-1); nx++ {
 				q := ny*e.w + nx
-				if e.stamp[q] >= e.gen || e.cur[q] == bg || e.cur[q] == e.rec[q] {
+				if e.stamp[q] >= e.gen || e.cur[q] == bg || (e.cur[q] == e.rec[q] && !e.key) {
 					continue
 				}
 				t := (ny/tileSize)*e.tw + nx/tileSize

@@ -1,0 +1,99 @@
+package codec
+
+import (
+	"bytes"
+	"testing"
+)
+
+// fuzzSession returns a keyframe and the updates and raw payloads that
+// follow it on a small synthetic screen: text, a scroll, a move, a photo.
+func fuzzSession(tb testing.TB) (key []byte, updates, raws [][]byte) {
+	e := NewEncoder(EncoderOptions{Mode: Balanced, CacheTiles: 16, MarkSlots: 32})
+	s := newScreen(96, 64, 42)
+	s.text(2, 2, 8, rgb(0, 0, 0), s.pix[0], 0)
+	key, err := e.Encode(nil, s.frame(BGRA))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	raws = append(raws, bytes.Clone(e.raw0))
+	for i := range 5 {
+		switch i {
+		case 0:
+			s.text(2, 20, 8, rgb(0, 0, 0), s.pix[0], 0)
+		case 1:
+			s.scroll(0, 0, 96, 64, 16)
+		case 2:
+			s.move(0, 0, 48, 32, 40, 30, s.pix[95])
+		case 3:
+			s.photo(0, 32, 48, 32)
+		case 4:
+			s.fill(0, 0, 16, 16, rgb(0, 0, 0))
+		}
+		u, err := e.Encode(nil, s.frame(BGRA))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		updates = append(updates, u)
+		raws = append(raws, bytes.Clone(e.raw0))
+	}
+	return key, updates, raws
+}
+
+// FuzzDecode feeds arbitrary updates to a fresh decoder and to one that
+// holds a keyframe: errors are fine, panics and unbounded memory are not.
+func FuzzDecode(f *testing.F) {
+	key, updates, _ := fuzzSession(f)
+	f.Add(key)
+	for _, u := range updates {
+		f.Add(u)
+	}
+	f.Add([]byte{version})
+	f.Add([]byte{version | flagKeyframe | flagPayload, 0xff, 0xff, 0x03, 1, 1, 1, 0x80, 0x20})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		limits := DecoderOptions{MaxWidth: 512, MaxHeight: 512, MaxCacheTiles: 64, MaxMarkSlots: 64, MaxMarkPixels: 1 << 14}
+		d := NewDecoder(limits)
+		if _, err := d.Decode(data); err == nil {
+			if fb := d.Framebuffer(); fb == nil || fb.Rect.Dx() > 512 || fb.Rect.Dy() > 512 {
+				t.Fatalf("Decode(%x) accepted a screen outside the limits", data)
+			}
+		}
+		d2 := NewDecoder(limits)
+		if _, err := d2.Decode(key); err != nil {
+			t.Fatal(err)
+		}
+		d2.Decode(data)
+	})
+}
+
+// FuzzApply bypasses zstd and feeds arbitrary raw payloads to the section
+// decoder of a decoder that holds a keyframe, reaching every bounds check.
+func FuzzApply(f *testing.F) {
+	key, _, raws := fuzzSession(f)
+	for _, r := range raws {
+		f.Add(r)
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		d := NewDecoder(DecoderOptions{})
+		if _, err := d.Decode(key); err != nil {
+			t.Fatal(err)
+		}
+		d.rects = d.rects[:0]
+		d.apply(raw)
+		for _, r := range d.rects {
+			if r.X < 0 || r.Y < 0 || r.W <= 0 || r.H <= 0 || r.X+r.W > d.w || r.Y+r.H > d.h {
+				t.Fatalf("apply(%x) reported rect %v outside %dx%d", raw, r, d.w, d.h)
+			}
+		}
+	})
+}
+
+// TestFuzzSeedsRoundTrip checks the fuzz seeds themselves decode.
+func TestFuzzSeedsRoundTrip(t *testing.T) {
+	key, updates, _ := fuzzSession(t)
+	d := NewDecoder(DecoderOptions{})
+	for i, u := range append([][]byte{key}, updates...) {
+		if _, err := d.Decode(u); err != nil {
+			t.Fatalf("update %d: %v", i, err)
+		}
+	}
+}
