@@ -8,7 +8,7 @@ import (
 // fuzzSession returns a keyframe and the updates and raw payloads that
 // follow it on a small synthetic screen: text, a scroll, a move, a photo.
 func fuzzSession(tb testing.TB) (key []byte, updates, raws [][]byte) {
-	e := NewEncoder(EncoderOptions{Mode: Balanced, CacheTiles: 16, MarkSlots: 32})
+	e := NewEncoder(EncoderOptions{Mode: Balanced, CacheTiles: 16, MarkSlots: 32, MarkPixels: 1 << 14})
 	s := newScreen(96, 64, 42)
 	s.text(2, 2, 8, rgb(0, 0, 0), s.pix[0], 0)
 	key, err := e.Encode(nil, s.frame(BGRA))
