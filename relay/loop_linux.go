@@ -249,6 +249,7 @@ type conn struct {
 	closing  bool
 	closed   bool
 	shutWr   bool // the close frame went out
+	hup      bool // the peer closed its side
 
 	// Writer state.
 	out      []byte // pending output, from outOff
@@ -260,7 +261,6 @@ type conn struct {
 	deferred []byte
 	waiters  []*conn // sources paused until out drains
 	scan     int     // start of a frame at or before outOff (presentation drops)
-	lost     int64   // presentation: messages dropped since the last lost notice
 
 	since    int64 // unix nanos: accepted (ticket) or waiting since
 	lastRead int64
@@ -413,6 +413,11 @@ func (l *loop) poll() bool {
 			}
 			if ev.Events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 && !c.closed {
 				c.readable = true
+				if ev.Events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+					// The peer closed: read on past short reads to the
+					// end of file, no further edge will come.
+					c.hup = true
+				}
 				if c.paused != 0 && !c.closing && c.paused&pauseBackpressure == 0 && ev.Events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
 					// Gone while waiting or throttled: nobody gets its data.
 					l.closeConn(c, 0, "", "closed")
@@ -564,7 +569,7 @@ func (l *loop) onReadable(c *conn) {
 		case n == 0:
 			eof, c.readable = true, false
 		case n < want:
-			c.readable = false
+			c.readable = c.hup
 		default:
 			l.again = append(l.again, c)
 		}
@@ -919,11 +924,6 @@ func (l *loop) flush(c *conn) {
 	l.stats.observe(time.Duration(time.Now().UnixNano() - c.outSince))
 	putBuf(c.out)
 	c.out, c.outOff, c.scan = nil, 0, 0
-	if c.lost > 0 && c.state != stTicket {
-		n := c.lost
-		c.lost = 0
-		l.notice(c, ws.Notice{Type: ws.NoticeLost, Count: n})
-	}
 	for _, w := range c.waiters {
 		l.unpause(w, pauseBackpressure)
 	}
@@ -1008,19 +1008,21 @@ func (l *loop) fanout(v *conn, hdr, body []byte) {
 	if v.closing || v.state != stPaired {
 		return
 	}
+	if len(v.out)-v.outOff+len(hdr)+len(body) > l.s.cfg.ViewerQueueBytes && !v.blocked {
+		l.flush(v) // what is only waiting for the end of this read may go
+	}
 	if len(v.out)-v.outOff+len(hdr)+len(body) > l.s.cfg.ViewerQueueBytes {
 		n := dropQueued(v)
-		if len(v.out)-v.outOff+len(hdr)+len(body) > l.s.cfg.ViewerQueueBytes {
+		fits := len(v.out)-v.outOff+len(hdr)+len(body) <= l.s.cfg.ViewerQueueBytes
+		if !fits {
 			n++ // this message alone does not fit
-			v.lost += n
-			l.stats.drops.Add(n)
-			return
 		}
-		v.lost += n
 		l.stats.drops.Add(n)
-		if v.lost > 0 {
-			l.notice(v, ws.Notice{Type: ws.NoticeLost, Count: v.lost})
-			v.lost = 0
+		if n > 0 {
+			l.notice(v, ws.Notice{Type: ws.NoticeLost, Count: n})
+		}
+		if !fits {
+			return
 		}
 	}
 	l.queue(v, hdr)
@@ -1046,13 +1048,19 @@ func dropQueued(v *conn) int64 {
 		break
 	}
 	v.scan = pos
+	// Drop the data messages; keep notices and control frames.
 	var n int64
-	for q := keep; q < len(v.out); q += serverFrameLen(v.out[q:]) {
+	w := keep
+	for q := keep; q < len(v.out); {
+		fl := serverFrameLen(v.out[q:])
 		if opcode(v.out[q]&0x0F) == opBinary {
 			n++
+		} else {
+			w += copy(v.out[w:], v.out[q:q+fl])
 		}
+		q += fl
 	}
-	v.out = v.out[:keep]
+	v.out = v.out[:w]
 	return n
 }
 
@@ -1328,8 +1336,6 @@ func (l *loop) discard(c *conn) {
 			c.readable = false
 		case err != 0 || n == 0:
 			l.finish(c)
-		case n < len(l.buf):
-			c.readable = false
 		}
 	}
 }
