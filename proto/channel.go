@@ -128,7 +128,8 @@ type ChannelOptions struct {
 	HandshakeTimeout  time.Duration // default 60 s (Argon2id in wasm is slow)
 	Clock             func() time.Time
 
-	newAEAD aeadFunc // tests: instrumented AEAD
+	newAEAD  aeadFunc // tests: instrumented AEAD
+	startSeq uint64   // tests: first record seq of both directions
 }
 
 func (o ChannelOptions) withDefaults() ChannelOptions {
@@ -347,6 +348,7 @@ func newChannel(role Role, conn MsgConn, res *handshakeResult, opts ChannelOptio
 	c.resume.hPrev = bytes.Clone(res.hash)
 	c.tx = newRecordSealer(res.send, opts.newAEAD, opts.rekeyPolicy(), now)
 	c.gen = &connGen{conn: conn, rx: newRecordOpener(res.recv, opts.newAEAD), done: make(chan struct{})}
+	c.tx.seq, c.gen.rx.seq = opts.startSeq, opts.startSeq
 	return c
 }
 

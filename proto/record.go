@@ -186,6 +186,7 @@ type recordSealer struct {
 	records uint64 // records sealed in this epoch
 	bytes   uint64 // plaintext bytes sealed in this epoch
 	started time.Time
+	nonce   [chacha20poly1305.NonceSize]byte // kept here so it does not escape per record
 }
 
 func newRecordSealer(k trafficKey, f aeadFunc, p rekeyPolicy, now time.Time) *recordSealer {
@@ -223,11 +224,10 @@ func (s *recordSealer) seal(dst []byte, typ recordType, prefix, body []byte) ([]
 	dst = binary.BigEndian.AppendUint16(dst, uint16(n+recordTagLen))
 	dst = append(dst, prefix...)
 	dst = append(dst, body...)
-	var nonce [chacha20poly1305.NonceSize]byte
-	recordNonce(&nonce, s.seq)
+	recordNonce(&s.nonce, s.seq)
 	hdr := dst[start : start+recordHeaderLen]
 	pt := dst[start+recordHeaderLen:]
-	dst = s.aead.Seal(dst[:start+recordHeaderLen], nonce[:], pt, hdr)
+	dst = s.aead.Seal(dst[:start+recordHeaderLen], s.nonce[:], pt, hdr)
 	s.seq++
 	s.records++
 	s.bytes += uint64(n)
@@ -262,6 +262,7 @@ type recordOpener struct {
 	epoch   uint32
 	seq     uint64 // next expected seq
 	buf     []byte // plaintext buffer, reused
+	nonce   [chacha20poly1305.NonceSize]byte
 }
 
 func newRecordOpener(k trafficKey, f aeadFunc) *recordOpener {
@@ -322,12 +323,11 @@ func (o *recordOpener) open(msg []byte) (recordType, []byte, error) {
 	if h.seq > maxRecordSeq {
 		return 0, nil, fmt.Errorf("%w: sequence number %d past limit", ErrRecordOrder, h.seq)
 	}
-	var nonce [chacha20poly1305.NonceSize]byte
-	recordNonce(&nonce, h.seq)
+	recordNonce(&o.nonce, h.seq)
 	if cap(o.buf) < h.len {
 		o.buf = make([]byte, 0, max(h.len, 1024))
 	}
-	pt, err := o.aead.Open(o.buf[:0], nonce[:], msg[recordHeaderLen:], msg[:recordHeaderLen])
+	pt, err := o.aead.Open(o.buf[:0], o.nonce[:], msg[recordHeaderLen:], msg[:recordHeaderLen])
 	if err != nil {
 		return 0, nil, fmt.Errorf("%w: epoch %d seq %d", ErrRecordAuth, h.epoch, h.seq)
 	}
