@@ -15,9 +15,9 @@ type LoginLimits struct {
 	// 10 a minute, burst 20.
 	PerIP rate.Limit
 	Burst int
-	// FreeFailures consecutive failures on one account cost nothing;
-	// each further failure makes the account wait FirstDelay, doubling up
-	// to MaxDelay. Defaults 5, 1 s, 15 min.
+	// After FreeFailures consecutive failures on one account, the next
+	// attempt must wait FirstDelay, and each further failure doubles the
+	// wait up to MaxDelay. Defaults 5, 1 s, 15 min.
 	FreeFailures int
 	FirstDelay   time.Duration
 	MaxDelay     time.Duration
@@ -160,7 +160,7 @@ func (l *limiter) failure(name string, now time.Time) {
 		e.recent = e.recent[len(e.recent)-l.cfg.SoftLockFailures:]
 	}
 	var wait time.Duration
-	if n := e.consecutive - l.cfg.FreeFailures; n > 0 {
+	if n := e.consecutive - l.cfg.FreeFailures + 1; n > 0 {
 		wait = l.cfg.FirstDelay
 		for i := 1; i < n && wait < l.cfg.MaxDelay; i++ {
 			wait *= 2
