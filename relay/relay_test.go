@@ -135,13 +135,6 @@ func ctx5(t testing.TB) context.Context {
 	return ctx
 }
 
-func pattern(n int, seed byte) []byte {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = seed + byte(i*7)
-	}
-	return b
-}
 
 func TestPairForwardsBothWays(t *testing.T) {
 	r := newTestRelay(t, nil)
