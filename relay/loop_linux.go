@@ -36,7 +36,7 @@ import (
 // a forwarded message wait in conn.deferred for the message's end.
 
 const (
-	readBufSize = 64 << 10
+	readBufSize = 128 << 10
 	maxEvents   = 256
 	// hostQueueBytes bounds what viewers may queue to a presentation
 	// host before the relay stops reading them.
@@ -646,7 +646,11 @@ func (l *loop) process(c *conn, b []byte) {
 	if c.state == stPaired && c.sess.mode != proto.ModePresentation {
 		dst = l.peer(c)
 	}
-	p, w := 0, 0
+	// The output for dst is b[o:w]: the first frame's server header goes
+	// right before its payload (it is shorter than the client's header),
+	// so a lone frame, or the middle of a large one, is not moved at all;
+	// later frames of the same chunk slide down to w.
+	p, o, w := 0, -1, 0
 	var fwd int64
 	for p < len(b) && !c.closing {
 		if !c.inFrame {
@@ -674,8 +678,8 @@ func (l *loop) process(c *conn, b []byte) {
 					r := l.routeFor(c, h.op)
 					if r == routeNone {
 						// Not now: keep the input and stop reading.
-						if w > 0 {
-							l.forward(c, dst, b[:w], fwd)
+						if o >= 0 {
+							l.forward(c, dst, b[o:w], fwd)
 						}
 						c.carry = append(c.carry[:0], b[p:]...)
 						c.stash = true
@@ -699,6 +703,10 @@ func (l *loop) process(c *conn, b []byte) {
 			p += hn
 			c.op, c.fin, c.rem, c.key, c.koff, c.inFrame = h.op, h.fin, h.length, h.key, 0, true
 			if !h.op.control() && c.route == routeStream {
+				if o < 0 {
+					o = p - serverHeaderLen(h.length)
+					w = o
+				}
 				w += putServerHeader(b[w:], h.fin, h.op, h.length)
 				dst.outMsg = true
 			}
@@ -710,6 +718,9 @@ func (l *loop) process(c *conn, b []byte) {
 		case c.op.control():
 			c.ctl = append(c.ctl, seg...)
 		case c.route == routeStream:
+			if o < 0 {
+				o, w = p, p
+			}
 			if w != p {
 				copy(b[w:], seg)
 			}
@@ -742,8 +753,8 @@ func (l *loop) process(c *conn, b []byte) {
 			dst.outMsg = false
 			l.countMsg(c)
 			if len(dst.deferred) > 0 {
-				l.forward(c, dst, b[:w], fwd)
-				w, fwd = 0, 0
+				l.forward(c, dst, b[o:w], fwd)
+				o, w, fwd = -1, 0, 0
 				d := dst.deferred
 				dst.deferred = nil
 				l.queue(dst, d)
@@ -768,8 +779,8 @@ func (l *loop) process(c *conn, b []byte) {
 			}
 		}
 	}
-	if w > 0 {
-		l.forward(c, dst, b[:w], fwd)
+	if o >= 0 && w > o {
+		l.forward(c, dst, b[o:w], fwd)
 	}
 }
 

@@ -135,7 +135,6 @@ func ctx5(t testing.TB) context.Context {
 	return ctx
 }
 
-
 func TestPairForwardsBothWays(t *testing.T) {
 	r := newTestRelay(t, nil)
 	host, viewer := r.pair(t, proto.ModeSupport)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
@@ -581,9 +580,3 @@ func loadRun(f *relayFlags, bin string, e *relayEnv) (loadResult, error) {
 	}
 	return res, nil
 }
-
-func runSingle(f *relayFlags, bin string) error {
-	return errors.New("not yet")
-}
-
-var _ = context.Background

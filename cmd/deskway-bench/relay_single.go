@@ -1,0 +1,247 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/deskway/deskway/proto"
+)
+
+// One session, measured against a direct WebSocket between the same two
+// kinds of endpoints in this process:
+//
+//	throughput: a sender streams SIZE-byte messages as fast as it can,
+//	  through the relay to the viewer, or straight to a sink server here;
+//	  the figure is bytes per second received.
+//	rtt: one SIZE-byte message in flight, echoed by the viewer through
+//	  the relay, or by an echo server here; the figure is the round trip.
+//
+// Relay and direct alternate in slices of -duration/-runs so that both see
+// the same moments of a noisy machine.
+
+type singleResult struct {
+	Mode        string  `json:"mode"`
+	Size        int     `json:"size"`
+	RelayMBps   float64 `json:"relay_mb_per_s,omitempty"`
+	DirectMBps  float64 `json:"direct_mb_per_s,omitempty"`
+	Ratio       float64 `json:"ratio,omitempty"`
+	RelayP50    float64 `json:"relay_rtt_p50_us,omitempty"`
+	RelayP99    float64 `json:"relay_rtt_p99_us,omitempty"`
+	DirectP50   float64 `json:"direct_rtt_p50_us,omitempty"`
+	DirectP99   float64 `json:"direct_rtt_p99_us,omitempty"`
+	AddedP50    float64 `json:"added_rtt_p50_us,omitempty"`
+	AddedP99    float64 `json:"added_rtt_p99_us,omitempty"`
+	RelayCPUPer float64 `json:"relay_cpu_us_per_msg,omitempty"`
+	Load        string  `json:"load_avg"`
+	Runs        int     `json:"runs"`
+}
+
+func runSingle(f *relayFlags, bin string) error {
+	e, err := newRelayEnv()
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(e.dir)
+	relay, raddr, err := startRelay(bin, e, f)
+	if err != nil {
+		return err
+	}
+	defer relay.stop(syscall.SIGTERM)
+
+	// The direct side: a sink and an echo server in this process.
+	var sunk atomic.Int64
+	mux := http.NewServeMux()
+	mux.HandleFunc("/echo", echoHandler)
+	mux.HandleFunc("/sink", func(w http.ResponseWriter, r *http.Request) {
+		key := r.Header.Get("Sec-WebSocket-Key")
+		nc, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		io.WriteString(nc, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "+
+			wsAccept(key)+"\r\n\r\n")
+		c := &wsConn{nc: nc, br: brw.Reader}
+		go func() {
+			defer nc.Close()
+			for {
+				_, p, err := c.read()
+				if err != nil {
+					return
+				}
+				sunk.Add(int64(len(p)))
+			}
+		}()
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: mux}
+	go hs.Serve(ln)
+	defer hs.Close()
+	daddr := ln.Addr().String()
+
+	seed, err := os.ReadFile(e.keyFile)
+	if err != nil {
+		return err
+	}
+	key := ed25519.NewKeyFromSeed(seed)
+	wp := workerParams{RelayAddr: raddr, RelayID: benchRelayID}
+	sess := proto.NewSessionID()
+	host, err := connectRelay(wp, key, sess, proto.RoleHost)
+	if err != nil {
+		return err
+	}
+	viewer, err := connectRelay(wp, key, sess, proto.RoleViewer)
+	if err != nil {
+		return err
+	}
+	for _, c := range []*wsConn{host, viewer} {
+		if err := waitPairedRaw(c); err != nil {
+			return err
+		}
+		defer c.close()
+	}
+	slice := f.duration / time.Duration(f.runs)
+	res := singleResult{Mode: f.mode, Size: f.size, Runs: f.runs}
+	pid := relay.cmd.Process.Pid
+	if f.mode == "throughput" {
+		direct, err := wsDial(daddr, "/sink")
+		if err != nil {
+			return err
+		}
+		defer direct.close()
+		var got atomic.Int64
+		go func() {
+			for {
+				_, p, err := viewer.read()
+				if err != nil {
+					return
+				}
+				got.Add(int64(len(p)))
+			}
+		}()
+		var rs, ds []float64
+		var cpu time.Duration
+		var msgs int64
+		for range f.runs {
+			c0, _, _ := procStat(pid)
+			n := stream(host, f.size, slice, &got)
+			c1, _, _ := procStat(pid)
+			cpu += c1 - c0
+			msgs += n / int64(f.size)
+			rs = append(rs, float64(n)/slice.Seconds()/1e6)
+			ds = append(ds, float64(stream(direct, f.size, slice, &sunk))/slice.Seconds()/1e6)
+		}
+		res.RelayMBps, res.DirectMBps = median(rs), median(ds)
+		res.Ratio = res.RelayMBps / res.DirectMBps
+		if msgs > 0 {
+			res.RelayCPUPer = float64(cpu.Microseconds()) / float64(msgs)
+		}
+	} else {
+		direct, err := wsDial(daddr, "/echo")
+		if err != nil {
+			return err
+		}
+		defer direct.close()
+		go func() { // the viewer echoes
+			for {
+				op, p, err := viewer.read()
+				if err != nil {
+					return
+				}
+				viewer.write(op, p)
+			}
+		}()
+		var rh, dh latCounts
+		for range f.runs {
+			rh.merge(pingPong(host, f.size, slice/2).sparse())
+			dh.merge(pingPong(direct, f.size, slice/2).sparse())
+		}
+		res.RelayP50, res.RelayP99 = rh.quantile(0.5), rh.quantile(0.99)
+		res.DirectP50, res.DirectP99 = dh.quantile(0.5), dh.quantile(0.99)
+		res.AddedP50, res.AddedP99 = res.RelayP50-res.DirectP50, res.RelayP99-res.DirectP99
+	}
+	res.Load = relayLoadAvg()
+	if f.json {
+		b, _ := json.Marshal(res)
+		fmt.Println(string(b))
+		return nil
+	}
+	if res.Mode == "throughput" {
+		fmt.Printf("relay throughput, one session, %d B messages, %v in %d slices each (load avg %s)\n", f.size, f.duration, f.runs, res.Load)
+		fmt.Printf("  through the relay   %8.1f MB/s   (relay %.2f µs CPU per message)\n", res.RelayMBps, res.RelayCPUPer)
+		fmt.Printf("  direct WebSocket    %8.1f MB/s\n", res.DirectMBps)
+		fmt.Printf("  relay / direct      %8.1f %%\n", 100*res.Ratio)
+		return nil
+	}
+	fmt.Printf("relay round trip, one session, %d B messages, %v in %d slices each (load avg %s)\n", f.size, f.duration, f.runs, res.Load)
+	fmt.Printf("  through the relay   p50 %6.0f µs   p99 %6.0f µs\n", res.RelayP50, res.RelayP99)
+	fmt.Printf("  direct echo         p50 %6.0f µs   p99 %6.0f µs\n", res.DirectP50, res.DirectP99)
+	fmt.Printf("  added by the relay  p50 %6.0f µs   p99 %6.0f µs\n", res.AddedP50, res.AddedP99)
+	return nil
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// stream writes size-byte messages on c for d and returns how many bytes
+// the counter advanced by in that time, then waits for the tail to land.
+func stream(c *wsConn, size int, d time.Duration, counter *atomic.Int64) int64 {
+	msg := make([]byte, size)
+	sent := counter.Load()
+	start := counter.Load()
+	end := time.Now().Add(d)
+	for time.Now().Before(end) {
+		for range 16 {
+			if c.write(wsBinary, msg) != nil {
+				return 0
+			}
+			sent += int64(size)
+		}
+	}
+	n := counter.Load() - start
+	for i := 0; counter.Load() < sent && i < 500; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return n
+}
+
+// pingPong sends one message at a time on c and waits for it to come back,
+// for d, and returns the round trips.
+func pingPong(c *wsConn, size int, d time.Duration) *latHist {
+	h := &latHist{}
+	msg := make([]byte, size)
+	end := time.Now().Add(d)
+	for seq := uint64(0); time.Now().Before(end); seq++ {
+		t0 := time.Now()
+		binary.LittleEndian.PutUint64(msg, seq)
+		if c.write(wsBinary, msg) != nil {
+			break
+		}
+		for {
+			op, p, err := c.read()
+			if err != nil {
+				return h
+			}
+			if op == wsBinary && len(p) >= 8 && binary.LittleEndian.Uint64(p) == seq {
+				break
+			}
+		}
+		h.add(time.Since(t0))
+	}
+	return h
+}
