@@ -193,7 +193,7 @@ func TestChooseOffer(t *testing.T) {
 		{[]offer{{2, 1}, {1, 1}}, []uint8{1, 2}, 1, offer{2, 1}, true},
 		{[]offer{{1, 1}, {2, 1}}, []uint8{1, 2}, 1, offer{2, 1}, true}, // highest, whatever the order
 		{[]offer{{2, 1}}, []uint8{1}, 1, offer{}, false},
-		{[]offer{{1, 2}}, []uint8{1}, 1, offer{}, false}, // other suite
+		{[]offer{{1, 2}}, []uint8{1}, 1, offer{}, false},    // other suite
 		{[]offer{{0, 1}}, []uint8{0, 1}, 1, offer{}, false}, // version 0 never
 	} {
 		got, ok := chooseOffer(tc.offers, tc.accept, tc.suite)
