@@ -164,8 +164,8 @@ func runHost(t testing.TB, c *api.Client, h testHost) (offers <-chan *api.Pairin
 		}
 		stopped = true
 		cancel()
-		if err := <-done; !errors.Is(err, context.Canceled) {
-			t.Errorf("RunControl = %v, want context.Canceled", err)
+		if err := <-done; !errors.Is(err, context.Canceled) && !errors.Is(err, api.ErrHostRejected) {
+			t.Errorf("RunControl = %v, want context.Canceled or ErrHostRejected", err)
 		}
 	}
 	t.Cleanup(stop)
