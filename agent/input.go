@@ -1,10 +1,8 @@
 package agent
 
 import (
-	"errors"
 	"image"
 
-	"github.com/deskway/deskway/agent/platform"
 	"github.com/deskway/deskway/proto"
 )
 
@@ -20,7 +18,7 @@ func (s *Session) pointer(m *proto.Pointer) error {
 	in := s.cfg.Desktop.Input
 	s.inputMu.Lock()
 	defer s.inputMu.Unlock()
-	if in == nil || !s.has(platform.PermControl) {
+	if in == nil || !s.has(proto.PermControl) {
 		return nil
 	}
 	s.mu.Lock()
@@ -33,8 +31,8 @@ func (s *Session) pointer(m *proto.Pointer) error {
 		s.inputErr(in.MovePointer(p.X, p.Y))
 		s.ptr = p
 	}
-	want := platform.Button(m.Buttons)
-	for b := platform.ButtonLeft; b <= platform.ButtonForward; b <<= 1 {
+	want := m.Buttons
+	for b := proto.ButtonLeft; b <= proto.ButtonForward; b <<= 1 {
 		if (want^s.buttons)&b != 0 {
 			s.inputErr(in.Button(b, want&b != 0))
 		}
@@ -50,13 +48,13 @@ func (s *Session) key(m *proto.KeyEvent) {
 	in := s.cfg.Desktop.Input
 	s.inputMu.Lock()
 	defer s.inputMu.Unlock()
-	if in == nil || !s.has(platform.PermControl) {
+	if in == nil || !s.has(proto.PermControl) {
 		return
 	}
 	s.mu.Lock()
 	caps := s.caps
 	s.mu.Unlock()
-	usage := uint32(m.Code)
+	usage := m.Code
 	asText := m.Text != "" && m.Mods&typingMods == 0 && !isModifier(usage) && caps&proto.CapKeyText != 0
 	if m.Code == proto.KeyUnidentified {
 		if m.Down && m.Text != "" {
@@ -81,14 +79,14 @@ func (s *Session) key(m *proto.KeyEvent) {
 	}
 }
 
-func isModifier(usage uint32) bool { return usage >= 0x0700e0 && usage <= 0x0700e7 }
+func isModifier(k proto.KeyCode) bool { return k >= proto.KeyControlLeft && k <= proto.KeyMetaRight }
 
 // wheel scrolls while control is granted.
 func (s *Session) wheel(m *proto.Wheel) {
 	in := s.cfg.Desktop.Input
 	s.inputMu.Lock()
 	defer s.inputMu.Unlock()
-	if in != nil && s.has(platform.PermControl) {
+	if in != nil && s.has(proto.PermControl) {
 		s.inputErr(in.Wheel(int(m.DX), int(m.DY)))
 	}
 }
@@ -105,7 +103,7 @@ func (s *Session) releaseInput() {
 		in.Key(usage, false)
 		delete(s.pressed, usage)
 	}
-	for b := platform.ButtonLeft; b <= platform.ButtonForward; b <<= 1 {
+	for b := proto.ButtonLeft; b <= proto.ButtonForward; b <<= 1 {
 		if s.buttons&b != 0 {
 			in.Button(b, false)
 		}
@@ -114,7 +112,7 @@ func (s *Session) releaseInput() {
 }
 
 func (s *Session) inputErr(err error) {
-	if err != nil && !errors.Is(err, platform.ErrClosed) {
+	if err != nil {
 		s.log.Debug("input", "err", err)
 	}
 }

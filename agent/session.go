@@ -53,7 +53,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/deskway/deskway/agent/platform"
 	"github.com/deskway/deskway/codec"
 	"github.com/deskway/deskway/proto"
 )
@@ -96,12 +95,12 @@ type Session struct {
 	hello    chan struct{} // closed when the viewer's Hello arrived
 	userEnd  chan struct{} // closed when the host's user ended the session
 	endOnce  sync.Once
-	consentQ chan platform.Perms // consent requests for the prompting goroutine
+	consentQ chan proto.Perms // consent requests for the prompting goroutine
 
 	mu       sync.Mutex
-	perms    platform.Perms
+	perms    proto.Perms
 	caps     proto.Caps // both ends' capabilities
-	displays []platform.Display
+	displays []proto.Monitor
 	selected uint32 // shared monitor id, 0 = all
 	area     image.Rectangle
 	sent     uint32 // screen updates sent (sequence of the next one)
@@ -112,12 +111,12 @@ type Session struct {
 	maxFPS   int
 	lastClip string // the last clipboard text that crossed, either way
 	stats    SessionStats
-	ind      platform.Indicator
+	ind      Indicator
 
 	// Input state, guarded by inputMu (taken before mu).
 	inputMu sync.Mutex
-	buttons platform.Button
-	pressed map[uint32]bool
+	buttons proto.Buttons
+	pressed map[proto.KeyCode]bool
 	ptr     image.Point
 }
 
@@ -155,8 +154,8 @@ func NewSession(ch *proto.Channel, cfg SessionConfig) *Session {
 	return &Session{
 		cfg: cfg, ch: ch, log: log,
 		wake: make(chan struct{}, 1), hello: make(chan struct{}), userEnd: make(chan struct{}),
-		consentQ: make(chan platform.Perms, 4),
-		encOpts:  cfg.Codec, maxFPS: cfg.MaxFPS, pressed: map[uint32]bool{},
+		consentQ: make(chan proto.Perms, 4),
+		encOpts:  cfg.Codec, maxFPS: cfg.MaxFPS, pressed: map[proto.KeyCode]bool{},
 	}
 }
 
@@ -315,6 +314,10 @@ func (s *Session) start(ctx context.Context) error {
 	s.mu.Lock()
 	s.displays = ds
 	s.selected = 0
+	if len(ds) == 0 {
+		s.mu.Unlock()
+		return errors.New("agent: session: no display to share")
+	}
 	for _, d := range ds {
 		if d.Primary && len(ds) > 1 {
 			s.selected = d.ID
@@ -332,15 +335,14 @@ func (s *Session) start(ctx context.Context) error {
 }
 
 func (s *Session) areaLocked(id uint32) image.Rectangle {
-	if id == 0 {
-		return platform.Union(s.displays)
-	}
+	var all image.Rectangle
 	for _, d := range s.displays {
 		if d.ID == id {
-			return d.Bounds
+			return monitorBounds(d)
 		}
+		all = all.Union(monitorBounds(d))
 	}
-	return platform.Union(s.displays)
+	return all
 }
 
 func (s *Session) layoutLocked() proto.Layout {
@@ -349,10 +351,8 @@ func (s *Session) layoutLocked() proto.Layout {
 		if i == proto.MaxMonitors {
 			break
 		}
-		l.Monitors = append(l.Monitors, proto.Monitor{
-			ID: d.ID, X: int32(d.Bounds.Min.X), Y: int32(d.Bounds.Min.Y),
-			Width: uint16(d.Bounds.Dx()), Height: uint16(d.Bounds.Dy()), Primary: d.Primary, Name: truncate(d.Name, proto.MaxHelloField),
-		})
+		d.Name = truncate(d.Name, proto.MaxHelloField)
+		l.Monitors = append(l.Monitors, d)
 	}
 	return l
 }
@@ -378,19 +378,18 @@ func (s *Session) sendMsg(ctx context.Context, m proto.Msg, reliable bool) error
 // session (everything is granted in an unattended one) and shows the
 // indicator.
 func (s *Session) grant(ctx context.Context) error {
-	all := platform.PermView | platform.PermControl | platform.PermClipboard
-	var got platform.Perms
+	var got proto.Perms
 	if s.cfg.Mode == proto.ModeSupport {
 		var err error
-		got, err = s.cfg.Desktop.Prompter.Consent(ctx, platform.ConsentRequest{Viewer: s.viewer(), Want: all, SAS: s.ch.SAS()})
+		got, err = s.cfg.Desktop.Prompter.Consent(ctx, s.viewer(), allPerms, s.ch.SAS())
 		if err != nil {
 			return fmt.Errorf("agent: consent: %w", err)
 		}
-		if got&platform.PermView == 0 {
+		if got&proto.PermView == 0 {
 			return errConsentDenied
 		}
 	} else {
-		got = all
+		got = allPerms
 	}
 	if err := s.setPerms(ctx, got); err != nil {
 		return err
@@ -418,18 +417,18 @@ func (s *Session) viewer() string {
 	return "A technician"
 }
 
-func (s *Session) indicatorText(p platform.Perms) string {
-	if p&platform.PermControl != 0 {
+func (s *Session) indicatorText(p proto.Perms) string {
+	if p&proto.PermControl != 0 {
 		return "Deskway: " + s.viewer() + " can see and control this screen"
 	}
 	return "Deskway: " + s.viewer() + " can see this screen"
 }
 
 // setPerms records and announces the granted permissions.
-func (s *Session) setPerms(ctx context.Context, p platform.Perms) error {
+func (s *Session) setPerms(ctx context.Context, p proto.Perms) error {
 	s.mu.Lock()
 	if s.caps&proto.CapClipboard == 0 {
-		p &^= platform.PermClipboard
+		p &^= proto.PermClipboard
 	}
 	s.perms = p
 	s.forceKey = true
@@ -438,15 +437,15 @@ func (s *Session) setPerms(ctx context.Context, p platform.Perms) error {
 	if ind != nil {
 		ind.SetText(s.indicatorText(p))
 	}
-	if p&platform.PermControl == 0 {
+	if p&proto.PermControl == 0 {
 		s.releaseInput()
 	}
 	s.poke()
-	s.log.Info("permissions", "granted", p.String())
-	return s.sendMsg(ctx, &proto.Consent{Granted: proto.Perms(p)}, true)
+	s.log.Info("permissions", "granted", uint8(p))
+	return s.sendMsg(ctx, &proto.Consent{Granted: p}, true)
 }
 
-func (s *Session) has(p platform.Perms) bool {
+func (s *Session) has(p proto.Perms) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.perms&p == p
@@ -455,7 +454,7 @@ func (s *Session) has(p platform.Perms) bool {
 // consentLoop asks for permissions the viewer requests later on.
 func (s *Session) consentLoop(ctx context.Context) error {
 	for {
-		var want platform.Perms
+		var want proto.Perms
 		select {
 		case want = <-s.consentQ:
 		case <-ctx.Done():
@@ -471,7 +470,7 @@ func (s *Session) consentLoop(ctx context.Context) error {
 		got := want
 		if s.cfg.Mode == proto.ModeSupport {
 			var err error
-			got, err = s.cfg.Desktop.Prompter.Consent(ctx, platform.ConsentRequest{Viewer: s.viewer(), Want: want, SAS: s.ch.SAS()})
+			got, err = s.cfg.Desktop.Prompter.Consent(ctx, s.viewer(), want, s.ch.SAS())
 			if err != nil {
 				return nil
 			}
@@ -557,7 +556,7 @@ func (s *Session) handle(ctx context.Context, m proto.Msg, clip *proto.Defragmen
 		if err != nil {
 			return fmt.Errorf("%w: %v", errProtocol, err)
 		}
-		if done && s.has(platform.PermClipboard) && s.cfg.Desktop.Clipboard != nil {
+		if done && s.has(proto.PermClipboard) && s.cfg.Desktop.Clipboard != nil {
 			text := string(payload)
 			s.mu.Lock()
 			s.lastClip = text
@@ -568,7 +567,7 @@ func (s *Session) handle(ctx context.Context, m proto.Msg, clip *proto.Defragmen
 		}
 	case *proto.ConsentRequest:
 		select {
-		case s.consentQ <- platform.Perms(m.Want):
+		case s.consentQ <- m.Want:
 		default: // a viewer flooding requests gets no more prompts
 		}
 	case *proto.Quality:
@@ -635,7 +634,7 @@ func (s *Session) sendScreen(ctx context.Context) error {
 	frag := proto.NewFragmenter(proto.StreamScreen, 0)
 	var (
 		enc    *codec.Encoder
-		img    platform.Image
+		frame  codec.Frame
 		update []byte
 		msg    []byte
 		last   time.Time
@@ -651,7 +650,7 @@ func (s *Session) sendScreen(ctx context.Context) error {
 		}
 		s.mu.Lock()
 		interval := time.Second / time.Duration(s.maxFPS)
-		if s.perms&platform.PermView == 0 {
+		if s.perms&proto.PermView == 0 {
 			s.mu.Unlock()
 			continue // wait for a grant (setPerms pokes)
 		}
@@ -674,19 +673,19 @@ func (s *Session) sendScreen(ctx context.Context) error {
 		s.mu.Unlock()
 
 		now := time.Now()
-		dmg, err := s.cfg.Desktop.Screen.Capture(area, &img)
+		changed, err := s.cfg.Desktop.Screen.Capture(area, &frame)
 		if err != nil {
 			return fmt.Errorf("agent: capture: %w", err)
 		}
 		resetTimer(timer, interval) // the next look, if nothing else wakes us
-		if dmg.Empty() && !key {
+		if len(changed) == 0 && !key {
 			continue
 		}
 		if key {
 			enc.ForceKeyframe()
 		}
 		before := enc.Stats()
-		update, err = enc.Encode(update[:0], codec.Frame{Pix: img.Pix, Stride: img.Stride, Width: img.Width, Height: img.Height, Format: codec.PixelFormat(img.Format)})
+		update, err = enc.Encode(update[:0], frame)
 		if err != nil {
 			return fmt.Errorf("agent: encode: %w", err)
 		}

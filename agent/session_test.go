@@ -250,14 +250,14 @@ func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 }
 
 // diff counts pixels of the viewer's framebuffer that differ from img.
-func diff(fb *image.RGBA, img *platform.Image) int {
+func diff(fb *image.RGBA, img *codec.Frame) int {
 	if fb == nil || fb.Rect.Dx() != img.Width || fb.Rect.Dy() != img.Height {
 		return -1
 	}
 	n := 0
 	for y := range img.Height {
 		for x := range img.Width {
-			r, g, b := img.RGB(x, y)
+			r, g, b := platform.RGB(img, x, y)
 			p := fb.Pix[y*fb.Stride+4*x:]
 			if p[0] != r || p[1] != g || p[2] != b {
 				n++
@@ -316,7 +316,7 @@ func session(t *testing.T, d *testbed.Display, viewerDelay time.Duration, cfg ag
 	cfg.Mode = proto.ModeSupport
 	cfg.Desktop.Screen = cap
 	if cfg.Desktop.Prompter == nil {
-		cfg.Desktop.Prompter = platform.AutoPrompter{Grant: platform.PermView | platform.PermControl | platform.PermClipboard}
+		cfg.Desktop.Prompter = platform.AutoPrompter{Grant: proto.PermView | proto.PermControl | proto.PermClipboard}
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	s := agent.NewSession(hostCh, cfg)
@@ -354,7 +354,7 @@ func TestSessionFramebufferFollowsScreen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer check.Close()
-	var screen platform.Image
+	var screen codec.Frame
 	converge := func(step string) {
 		t.Helper()
 		if _, err := check.Capture(image.Rect(0, 0, 640, 400), &screen); err != nil {
@@ -374,7 +374,7 @@ func TestSessionFramebufferFollowsScreen(t *testing.T) {
 		if v.fb != nil {
 			for y := 0; y < 400; y += 10 {
 				for x := 0; x < 640; x += 10 {
-					r, g, b := screen.RGB(x, y)
+					r, g, b := platform.RGB(&screen, x, y)
 					p := v.fb.Pix[y*v.fb.Stride+4*x:]
 					if p[0] != r || p[1] != g || p[2] != b {
 						t.Logf("first diff at %d,%d: viewer %x, screen %02x%02x%02x", x, y, p[:3], r, g, b)
@@ -434,7 +434,7 @@ func TestSessionFlowControl(t *testing.T) {
 	elapsed := time.Since(start)
 	check, _ := platform.NewX11Capturer(d.Name)
 	defer check.Close()
-	var screen platform.Image
+	var screen codec.Frame
 	check.Capture(image.Rect(0, 0, 640, 400), &screen)
 	waitFor(t, 10*time.Second, "the viewer to show the final screen", func() bool {
 		v.mu.Lock()

@@ -6,7 +6,6 @@ import (
 	"image"
 	"time"
 
-	"github.com/deskway/deskway/agent/platform"
 	"github.com/deskway/deskway/proto"
 )
 
@@ -37,24 +36,24 @@ func (s *Session) sendCursor(ctx context.Context) error {
 		case <-t.C:
 		}
 		s.mu.Lock()
-		view := s.perms&platform.PermView != 0 && s.caps&proto.CapCursor != 0
+		view := s.perms&proto.PermView != 0 && s.caps&proto.CapCursor != 0
 		area := s.area
 		s.mu.Unlock()
 		if !view {
 			continue
 		}
-		st, err := cur.State()
+		pos, serial, err := cur.State()
 		if err != nil {
 			s.log.Debug("cursor", "err", err)
 			continue
 		}
-		if !haveShape || st.Serial != lastSerial {
-			if id, ok := ids[st.Serial]; ok && haveShape {
+		if !haveShape || serial != lastSerial {
+			if id, ok := ids[serial]; ok && haveShape {
 				if err := s.sendMsg(ctx, &proto.CursorCached{ID: id}, true); err != nil {
 					return err
 				}
 			} else {
-				shape, err := cur.Shape()
+				shape, shapeSerial, err := cur.Shape()
 				if err != nil {
 					s.log.Debug("cursor shape", "err", err)
 					continue
@@ -64,7 +63,7 @@ func (s *Session) sendCursor(ctx context.Context) error {
 				if used[id] {
 					delete(ids, slots[id])
 				}
-				slots[id], used[id], ids[shape.Serial] = shape.Serial, true, id
+				slots[id], used[id], ids[shapeSerial] = shapeSerial, true, id
 				cs := cursorShape(id, shape)
 				if payload, err = cs.AppendBinary(payload[:0]); err != nil {
 					return fmt.Errorf("agent: cursor: %w", err)
@@ -81,38 +80,41 @@ func (s *Session) sendCursor(ctx context.Context) error {
 						return err
 					}
 				}
-				st.Serial = shape.Serial
+				serial = shapeSerial
 			}
-			lastSerial, haveShape = st.Serial, true
+			lastSerial, haveShape = serial, true
 		}
-		pos := image.Pt(st.X, st.Y).Sub(area.Min)
-		if pos != lastPos {
-			lastPos = pos
-			if err := s.sendMsg(ctx, &proto.CursorPos{X: int32(pos.X), Y: int32(pos.Y), Visible: st.Visible}, false); err != nil {
+		p := image.Pt(int(pos.X), int(pos.Y)).Sub(area.Min)
+		if p != lastPos {
+			lastPos = p
+			if err := s.sendMsg(ctx, &proto.CursorPos{X: int32(p.X), Y: int32(p.Y), Visible: pos.Visible}, false); err != nil {
 				return err
 			}
 		}
 	}
 }
 
-// cursorShape converts a platform shape, cropped to proto.MaxCursorDim
-// around the hotspot when it is larger.
-func cursorShape(id uint8, c platform.CursorShape) proto.CursorShape {
-	w, h := min(c.Width, proto.MaxCursorDim), min(c.Height, proto.MaxCursorDim)
-	x0 := max(0, min(c.HotX-w/2, c.Width-w))
-	y0 := max(0, min(c.HotY-h/2, c.Height-h))
-	if c.Width <= proto.MaxCursorDim {
-		x0 = 0
+// cursorShape gives c the cache id, cropped to proto.MaxCursorDim around
+// the hotspot when it is larger.
+func cursorShape(id uint8, c proto.CursorShape) proto.CursorShape {
+	cw, ch, hx, hy := int(c.Width), int(c.Height), int(c.HotX), int(c.HotY)
+	w, h := min(cw, proto.MaxCursorDim), min(ch, proto.MaxCursorDim)
+	x0, y0 := 0, 0
+	if cw > w {
+		x0 = max(0, min(hx-w/2, cw-w))
 	}
-	if c.Height <= proto.MaxCursorDim {
-		y0 = 0
+	if ch > h {
+		y0 = max(0, min(hy-h/2, ch-h))
 	}
-	pix := make([]byte, 0, 4*w*h)
-	for y := y0; y < y0+h; y++ {
-		pix = append(pix, c.Pix[4*(y*c.Width+x0):4*(y*c.Width+x0+w)]...)
+	pix := c.Pix
+	if w != cw || h != ch {
+		pix = make([]byte, 0, 4*w*h)
+		for y := y0; y < y0+h; y++ {
+			pix = append(pix, c.Pix[4*(y*cw+x0):4*(y*cw+x0+w)]...)
+		}
 	}
 	return proto.CursorShape{
-		ID: id, HotX: uint16(max(0, min(c.HotX-x0, w-1))), HotY: uint16(max(0, min(c.HotY-y0, h-1))),
+		ID: id, HotX: uint16(max(0, min(hx-x0, w-1))), HotY: uint16(max(0, min(hy-y0, h-1))),
 		Width: uint16(w), Height: uint16(h), Pix: pix,
 	}
 }
@@ -129,7 +131,7 @@ func (s *Session) sendClipboard(ctx context.Context) error {
 			return nil
 		case <-cb.Changes():
 		}
-		if !s.has(platform.PermClipboard) {
+		if !s.has(proto.PermClipboard) {
 			continue
 		}
 		text, err := cb.Text(ctx)

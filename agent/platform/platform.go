@@ -2,157 +2,100 @@ package platform
 
 import (
 	"errors"
-	"fmt"
 	"image"
+
+	"github.com/deskway/deskway/codec"
+	"github.com/deskway/deskway/proto"
 )
 
-// PixelFormat is the byte order of an Image's 32-bit pixels; the fourth
-// byte is ignored. The values match codec.PixelFormat.
-type PixelFormat uint8
+// The package speaks in types of proto, codec and the standard library
+// only, so that package agent can consume it through its own interfaces
+// without either package importing the other:
+//
+//   - a display is a proto.Monitor (virtual desktop coordinates);
+//   - a capture fills a codec.Frame in place and returns the changed
+//     rectangles relative to the captured area: nil when nothing changed,
+//     one rectangle covering the whole area when everything may have;
+//   - buttons, key codes and permissions are proto.Buttons,
+//     proto.KeyCode and proto.Perms;
+//   - the cursor is a proto.CursorPos and a proto.CursorShape (ID unused)
+//     with a serial that changes with the shape.
 
-const (
-	BGRA PixelFormat = iota // X11 ZPixmap on little-endian machines, Windows DIBs
-	RGBA                    // image.RGBA
-)
-
-func (f PixelFormat) String() string {
-	switch f {
-	case BGRA:
-		return "BGRA"
-	case RGBA:
-		return "RGBA"
-	}
-	return fmt.Sprintf("PixelFormat(%d)", uint8(f))
+// MonitorBounds returns where m is on the virtual desktop.
+func MonitorBounds(m proto.Monitor) image.Rectangle {
+	return image.Rect(int(m.X), int(m.Y), int(m.X)+int(m.Width), int(m.Y)+int(m.Height))
 }
 
-// Image is a captured area of the screen: Height rows of Width 32-bit
-// pixels, each row Stride bytes after the previous. A capturer updates an
-// Image in place, so the caller keeps one per area it captures.
-type Image struct {
-	Pix           []byte
-	Stride        int
-	Width, Height int
-	Format        PixelFormat
+// monitor makes a proto.Monitor of r.
+func monitor(id uint32, r image.Rectangle, primary bool, name string) proto.Monitor {
+	return proto.Monitor{ID: id, X: int32(r.Min.X), Y: int32(r.Min.Y), Width: uint16(r.Dx()), Height: uint16(r.Dy()), Primary: primary, Name: name}
 }
 
-// RGB returns the red, green and blue of the pixel at x, y.
-func (m *Image) RGB(x, y int) (r, g, b uint8) {
-	p := m.Pix[y*m.Stride+4*x:]
-	if m.Format == BGRA {
-		return p[2], p[1], p[0]
-	}
-	return p[0], p[1], p[2]
+// whole is the damage of a capture that may have changed everything.
+func whole(area image.Rectangle) []image.Rectangle {
+	return []image.Rectangle{image.Rect(0, 0, area.Dx(), area.Dy())}
 }
 
-// resize makes m a w×h image in format f, reusing its buffer if it is big
-// enough. It reports whether the geometry or format changed.
-func (m *Image) resize(w, h int, f PixelFormat) bool {
-	changed := m.Width != w || m.Height != h || m.Format != f || m.Stride != 4*w
-	m.Width, m.Height, m.Stride, m.Format = w, h, 4*w, f
-	if n := 4 * w * h; cap(m.Pix) >= n {
-		m.Pix = m.Pix[:n]
+// resizeFrame makes f a w×h frame in format pf with a packed stride,
+// reusing its buffer if it is big enough. It reports whether the
+// geometry, format or buffer changed.
+func resizeFrame(f *codec.Frame, w, h int, pf codec.PixelFormat) bool {
+	changed := f.Width != w || f.Height != h || f.Format != pf || f.Stride != 4*w
+	f.Width, f.Height, f.Stride, f.Format = w, h, 4*w, pf
+	if n := 4 * w * h; cap(f.Pix) >= n {
+		f.Pix = f.Pix[:n]
 	} else {
-		m.Pix = make([]byte, n)
+		f.Pix = make([]byte, n)
 		changed = true
 	}
 	return changed
 }
 
-// Display is one monitor of the host.
-type Display struct {
-	// ID is stable while the monitor is attached; never 0 (0 means "all
-	// displays" to the viewer).
-	ID uint32
-	// Bounds is where the monitor is on the virtual desktop.
-	Bounds  image.Rectangle
-	Primary bool
-	Name    string
-}
-
-// Union returns the bounding box of all displays: the area of "all
-// monitors".
-func Union(ds []Display) image.Rectangle {
-	var r image.Rectangle
-	for _, d := range ds {
-		r = r.Union(d.Bounds)
+// RGB returns the red, green and blue of the pixel at x, y of f.
+func RGB(f *codec.Frame, x, y int) (r, g, b uint8) {
+	p := f.Pix[y*f.Stride+4*x:]
+	if f.Format == codec.BGRA {
+		return p[2], p[1], p[0]
 	}
-	return r
+	return p[0], p[1], p[2]
 }
 
-// Damage says what changed in an area since its previous capture.
-type Damage struct {
-	// All is true when the whole area may have changed: the first capture,
-	// a platform that does not track changes, or too many small changes.
-	All bool
-	// Rects are the changed rectangles, relative to the area's top left
-	// corner, when All is false. Empty means nothing changed.
-	Rects []image.Rectangle
+// Indicator is the visible sign that a session is live: SetText replaces
+// its text, Ended is closed when the person at the host ends the session,
+// Close removes it (without closing Ended). It is an alias of an unnamed
+// interface type, so package agent can name the same type.
+type Indicator = interface {
+	SetText(text string)
+	Ended() <-chan struct{}
+	Close() error
 }
 
-// Empty reports whether nothing changed.
-func (d Damage) Empty() bool { return !d.All && len(d.Rects) == 0 }
-
-// Button is a pointer button, bit for bit as proto.Buttons.
-type Button uint8
-
-const (
-	ButtonLeft    Button = 1 << iota // primary
-	ButtonRight                      // secondary
-	ButtonMiddle                     // auxiliary
-	ButtonBack                       // X1
-	ButtonForward                    // X2
+// Errors shared by the implementations.
+var (
+	// ErrNoDisplay means there is no display to talk to (no DISPLAY, no
+	// desktop session).
+	ErrNoDisplay = errors.New("platform: no display")
+	// ErrUnknownKey is wrapped by Key for a code with no key here.
+	ErrUnknownKey = errors.New("unknown key")
+	// ErrTooLarge means clipboard text exceeds MaxClipboard.
+	ErrTooLarge = errors.New("platform: clipboard text too large")
+	// ErrClosed means the object was closed.
+	ErrClosed = errors.New("platform: closed")
 )
 
-func (b Button) String() string {
-	switch b {
-	case ButtonLeft:
-		return "left"
-	case ButtonRight:
-		return "right"
-	case ButtonMiddle:
-		return "middle"
-	case ButtonBack:
-		return "back"
-	case ButtonForward:
-		return "forward"
-	}
-	return fmt.Sprintf("Button(%#x)", uint8(b))
-}
+// MaxClipboard bounds clipboard text in bytes, both ways.
+const MaxClipboard = proto.MaxClipboard
 
-// CursorShape is the pointer's image.
-type CursorShape struct {
-	// Serial changes whenever the shape does; equal serials mean equal
-	// shapes within one Cursor's life.
-	Serial        uint32
-	Width, Height int
-	HotX, HotY    int
-	// Pix is Width·Height·4 bytes of non-premultiplied RGBA, rows top to
-	// bottom.
-	Pix []byte
-}
+// allPerms is every permission.
+const allPerms = proto.PermView | proto.PermControl | proto.PermClipboard
 
-// CursorState is where the pointer is and which shape it has.
-type CursorState struct {
-	X, Y    int // virtual desktop pixels
-	Visible bool
-	Serial  uint32 // of the current shape; fetch it with Shape when it changes
-}
-
-// Perms are what the person at the host allows a viewer.
-type Perms uint8
-
-const (
-	PermView      Perms = 1 << iota // see the screen
-	PermControl                     // pointer and keyboard
-	PermClipboard                   // clipboard text both ways
-)
-
-func (p Perms) String() string {
+// permString names perms for people ("view+control").
+func permString(p proto.Perms) string {
 	s := ""
 	for _, x := range []struct {
-		p    Perms
+		p    proto.Perms
 		name string
-	}{{PermView, "view"}, {PermControl, "control"}, {PermClipboard, "clipboard"}} {
+	}{{proto.PermView, "view"}, {proto.PermControl, "control"}, {proto.PermClipboard, "clipboard"}} {
 		if p&x.p != 0 {
 			if s != "" {
 				s += "+"
@@ -161,34 +104,7 @@ func (p Perms) String() string {
 		}
 	}
 	if s == "" {
-		return "none"
+		return "nothing"
 	}
 	return s
 }
-
-// ConsentRequest is what a consent prompt asks.
-type ConsentRequest struct {
-	// Viewer names who asks ("Jane Doe (technician)").
-	Viewer string
-	// Want is what the viewer asks for; the answer is a subset.
-	Want Perms
-	// SAS is the short authentication string both ends show, or "".
-	SAS string
-}
-
-// Errors shared by the implementations.
-var (
-	// ErrNoDisplay means there is no display to talk to (no DISPLAY, no
-	// desktop session).
-	ErrNoDisplay = errors.New("platform: no display")
-	// ErrUnsupported means this platform cannot do the operation.
-	ErrUnsupported = errors.New("platform: not supported on this platform")
-	// ErrTooLarge means clipboard text exceeds the bound.
-	ErrTooLarge = errors.New("platform: clipboard text too large")
-	// ErrClosed means the object was closed.
-	ErrClosed = errors.New("platform: closed")
-)
-
-// MaxClipboard bounds clipboard text in bytes, both ways (proto's
-// MaxClipboard).
-const MaxClipboard = 1 << 20

@@ -7,45 +7,33 @@ import (
 	"io"
 	"strings"
 	"sync"
+
+	"github.com/deskway/deskway/proto"
 )
 
-// Indicator is the visible sign that a session is live. Ended is closed
-// when the person at the host asks to end the session; Close removes the
-// indicator (it does not close Ended).
-type Indicator interface {
-	// SetText replaces the indicator's text ("Jane is controlling this
-	// screen").
-	SetText(text string)
-	// Ended is closed when the person at the host ends the session.
-	Ended() <-chan struct{}
-	Close() error
-}
-
-// Prompter asks the person at the host for consent and shows the
-// indicator. Implementations: X11Prompter (small X windows),
-// TermPrompter, AutoPrompter, and the Windows dialogs.
-type Prompter interface {
-	// Consent asks whether the viewer may have what req.Want lists and
-	// returns what was granted (a subset; 0 is a refusal). It returns
-	// ctx.Err() when ctx ends first.
-	Consent(ctx context.Context, req ConsentRequest) (Perms, error)
-	// ShowIndicator shows text until Close.
-	ShowIndicator(text string) (Indicator, error)
-}
+// The prompters (X11Prompter, TermPrompter, AutoPrompter, WinPrompter)
+// share two methods:
+//
+//	Consent(ctx, viewer, want, sas) (granted, error)
+//	    asks whether viewer may have want and returns what was granted (a
+//	    subset; 0 is a refusal), or ctx.Err() when ctx ends first; sas is
+//	    the short authentication string to compare, or "".
+//	ShowIndicator(text) (Indicator, error)
+//	    shows text until the Indicator is closed.
 
 // AutoPrompter grants without asking (the agent's --yes, for automation
 // and tests) and shows the indicator as lines on Out (may be nil).
 type AutoPrompter struct {
-	Grant Perms // what every request may have
+	Grant proto.Perms // what every request may have
 	Out   io.Writer
 }
 
-// Consent grants req.Want & p.Grant.
-func (p AutoPrompter) Consent(ctx context.Context, req ConsentRequest) (Perms, error) {
+// Consent grants want & p.Grant.
+func (p AutoPrompter) Consent(ctx context.Context, viewer string, want proto.Perms, sas string) (proto.Perms, error) {
 	if p.Out != nil {
-		fmt.Fprintf(p.Out, "Granted %v to %s automatically (--yes).\n", req.Want&p.Grant, req.Viewer)
+		fmt.Fprintf(p.Out, "Granted %s to %s automatically (--yes).\n", permString(want&p.Grant), viewer)
 	}
-	return req.Want & p.Grant, nil
+	return want & p.Grant, nil
 }
 
 // ShowIndicator prints text.
@@ -126,27 +114,27 @@ func (p *TermPrompter) ask(ctx context.Context, q string) (bool, error) {
 }
 
 // Consent asks for viewing, then for control and clipboard together.
-func (p *TermPrompter) Consent(ctx context.Context, req ConsentRequest) (Perms, error) {
+func (p *TermPrompter) Consent(ctx context.Context, viewer string, want proto.Perms, sas string) (proto.Perms, error) {
 	p.start()
-	fmt.Fprintf(p.Out, "\n%s asks to see your screen.\n", req.Viewer)
-	if req.SAS != "" {
-		fmt.Fprintf(p.Out, "Check that they read you this number: %s\n", req.SAS)
+	fmt.Fprintf(p.Out, "\n%s asks to see your screen.\n", viewer)
+	if sas != "" {
+		fmt.Fprintf(p.Out, "Check that they read you this number: %s\n", sas)
 	}
-	var got Perms
-	if req.Want&PermView != 0 {
+	var got proto.Perms
+	if want&proto.PermView != 0 {
 		ok, err := p.ask(ctx, "Allow them to see your screen?")
 		if err != nil || !ok {
 			return 0, err
 		}
-		got |= PermView
+		got |= proto.PermView
 	}
-	if req.Want&(PermControl|PermClipboard) != 0 {
+	if want&(proto.PermControl|proto.PermClipboard) != 0 {
 		ok, err := p.ask(ctx, "Also allow them to use your mouse, keyboard and clipboard?")
 		if err != nil {
 			return 0, err
 		}
 		if ok {
-			got |= req.Want & (PermControl | PermClipboard)
+			got |= want & (proto.PermControl | proto.PermClipboard)
 		}
 	}
 	return got, nil

@@ -6,22 +6,24 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/deskway/deskway/proto"
 )
 
 func TestTermPrompterConsent(t *testing.T) {
-	all := PermView | PermControl | PermClipboard
+	all := allPerms
 	for _, tc := range []struct {
 		input string
-		want  Perms
+		want  proto.Perms
 	}{
 		{"y\ny\n", all},
-		{"yes\nn\n", PermView},
+		{"yes\nn\n", proto.PermView},
 		{"n\n", 0},
 		{"\n", 0},
 	} {
 		var out strings.Builder
 		p := &TermPrompter{In: strings.NewReader(tc.input), Out: &out}
-		got, err := p.Consent(context.Background(), ConsentRequest{Viewer: "Jane", Want: all, SAS: "123 456"})
+		got, err := p.Consent(context.Background(), "Jane", all, "123 456")
 		if err != nil || got != tc.want {
 			t.Errorf("Consent with input %q = %v, %v; want %v", tc.input, got, err, tc.want)
 		}
@@ -30,7 +32,7 @@ func TestTermPrompterConsent(t *testing.T) {
 		}
 	}
 	p := &TermPrompter{In: strings.NewReader(""), Out: io.Discard}
-	if _, err := p.Consent(context.Background(), ConsentRequest{Want: PermView}); err == nil {
+	if _, err := p.Consent(context.Background(), "Jane", proto.PermView, ""); err == nil {
 		t.Errorf("Consent at end of input succeeded")
 	}
 }
@@ -54,9 +56,9 @@ func TestTermPrompterIndicator(t *testing.T) {
 }
 
 func TestAutoPrompter(t *testing.T) {
-	p := AutoPrompter{Grant: PermView}
-	got, err := p.Consent(context.Background(), ConsentRequest{Want: PermView | PermControl})
-	if err != nil || got != PermView {
+	p := AutoPrompter{Grant: proto.PermView}
+	got, err := p.Consent(context.Background(), "Jane", proto.PermView|proto.PermControl, "")
+	if err != nil || got != proto.PermView {
 		t.Errorf("AutoPrompter{view}.Consent(view+control) = %v, %v; want view", got, err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"unsafe"
 
+	"github.com/deskway/deskway/proto"
 	"golang.org/x/sys/windows"
 )
 
@@ -62,28 +63,28 @@ func (c *WinCursor) info() (cursorInfo, error) {
 
 // State returns the pointer position and the current cursor handle as the
 // serial.
-func (c *WinCursor) State() (CursorState, error) {
+func (c *WinCursor) State() (proto.CursorPos, uint32, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ci, err := c.info()
 	if err != nil {
-		return CursorState{}, err
+		return proto.CursorPos{}, 0, err
 	}
-	return CursorState{X: int(ci.x), Y: int(ci.y), Visible: ci.flags&cursorShowing != 0, Serial: uint32(ci.hCursor)}, nil
+	return proto.CursorPos{X: ci.x, Y: ci.y, Visible: ci.flags&cursorShowing != 0}, uint32(ci.hCursor), nil
 }
 
 // Shape returns the current cursor image. Monochrome cursors become black
 // and white with transparency; their inverting pixels become black.
-func (c *WinCursor) Shape() (CursorShape, error) {
+func (c *WinCursor) Shape() (proto.CursorShape, uint32, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ci, err := c.info()
 	if err != nil {
-		return CursorShape{}, err
+		return proto.CursorShape{}, 0, err
 	}
 	var ii iconInfo
 	if r, _, err := procGetIconInfo.Call(uintptr(ci.hCursor), uintptr(unsafe.Pointer(&ii))); r == 0 {
-		return CursorShape{}, fmt.Errorf("platform: GetIconInfo: %v", err)
+		return proto.CursorShape{}, 0, fmt.Errorf("platform: GetIconInfo: %v", err)
 	}
 	defer procDeleteObject.Call(uintptr(ii.hbmMask))
 	if ii.hbmColor != 0 {
@@ -104,7 +105,7 @@ func (c *WinCursor) Shape() (CursorShape, error) {
 		h /= 2 // AND mask above XOR mask
 	}
 	if w <= 0 || h <= 0 || w > 1024 || h > 1024 {
-		return CursorShape{}, fmt.Errorf("platform: cursor bitmap %dx%d", w, h)
+		return proto.CursorShape{}, 0, fmt.Errorf("platform: cursor bitmap %dx%d", w, h)
 	}
 	read := func(hbm windows.Handle, rows int) ([]byte, error) {
 		bi := bitmapInfoHeader{size: uint32(unsafe.Sizeof(bitmapInfoHeader{})), width: int32(w), height: -int32(rows), planes: 1, bitCount: 32}
@@ -118,11 +119,11 @@ func (c *WinCursor) Shape() (CursorShape, error) {
 		}
 		return buf, nil
 	}
-	s := CursorShape{Serial: uint32(ci.hCursor), Width: w, Height: h, HotX: int(ii.xHotspot), HotY: int(ii.yHotspot), Pix: make([]byte, 4*w*h)}
+	s := proto.CursorShape{Width: uint16(w), Height: uint16(h), HotX: uint16(min(int(ii.xHotspot), w-1)), HotY: uint16(min(int(ii.yHotspot), h-1)), Pix: make([]byte, 4*w*h)}
 	if mono {
 		m, err := read(ii.hbmMask, 2*h)
 		if err != nil {
-			return CursorShape{}, err
+			return proto.CursorShape{}, 0, err
 		}
 		for i := 0; i < w*h; i++ {
 			and, xor := m[4*i] != 0, m[4*(w*h+i)] != 0
@@ -139,11 +140,11 @@ func (c *WinCursor) Shape() (CursorShape, error) {
 	} else {
 		col, err := read(ii.hbmColor, h)
 		if err != nil {
-			return CursorShape{}, err
+			return proto.CursorShape{}, 0, err
 		}
 		mask, err := read(ii.hbmMask, h)
 		if err != nil {
-			return CursorShape{}, err
+			return proto.CursorShape{}, 0, err
 		}
 		hasAlpha := false
 		for i := 3; i < len(col); i += 4 {
@@ -160,13 +161,7 @@ func (c *WinCursor) Shape() (CursorShape, error) {
 			s.Pix[4*i], s.Pix[4*i+1], s.Pix[4*i+2], s.Pix[4*i+3] = r, g, b, a
 		}
 	}
-	if s.HotX >= w {
-		s.HotX = w - 1
-	}
-	if s.HotY >= h {
-		s.HotY = h - 1
-	}
-	return s, nil
+	return s, uint32(ci.hCursor), nil
 }
 
 // Close does nothing.

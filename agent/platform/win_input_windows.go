@@ -3,12 +3,12 @@
 package platform
 
 import (
-	"errors"
 	"fmt"
 	"sync"
 	"unicode/utf16"
 	"unsafe"
 
+	"github.com/deskway/deskway/proto"
 	"github.com/go-vgo/robotgo"
 )
 
@@ -98,8 +98,8 @@ func (w *WinInput) MovePointer(x, y int) error {
 	return nil
 }
 
-// Button presses or releases a pointer button.
-func (w *WinInput) Button(b Button, down bool) error {
+// Button presses or releases one pointer button.
+func (w *WinInput) Button(b proto.Buttons, down bool) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	upDown := "down"
@@ -107,24 +107,24 @@ func (w *WinInput) Button(b Button, down bool) error {
 		upDown = "up"
 	}
 	switch b {
-	case ButtonLeft:
+	case proto.ButtonLeft:
 		return robotgo.Toggle("left", upDown)
-	case ButtonRight:
+	case proto.ButtonRight:
 		return robotgo.Toggle("right", upDown)
-	case ButtonMiddle:
+	case proto.ButtonMiddle:
 		return robotgo.Toggle("center", upDown)
-	case ButtonBack, ButtonForward:
+	case proto.ButtonBack, proto.ButtonForward:
 		flags := uint32(mouseeventfXDown)
 		if !down {
 			flags = mouseeventfXUp
 		}
 		data := uint32(1) // XBUTTON1
-		if b == ButtonForward {
+		if b == proto.ButtonForward {
 			data = 2
 		}
 		return sendInput(mouseIn(mouseInput{mouseData: data, flags: flags}))
 	}
-	return fmt.Errorf("platform: windows input: unknown button %v", b)
+	return fmt.Errorf("platform: windows input: unknown button %#x", uint8(b))
 }
 
 // Wheel scrolls by dx, dy in 1/120 notch (positive: right, down). Windows
@@ -142,15 +142,11 @@ func (w *WinInput) Wheel(dx, dy int) error {
 	return sendInput(ins...)
 }
 
-// ErrUnknownKey is wrapped by Key for a usage with no key on this
-// platform.
-var ErrUnknownKey = errors.New("unknown key")
-
-// Key presses or releases the physical key of a HID usage, by scan code.
-func (w *WinInput) Key(usage uint32, down bool) error {
-	k, ok := lookupKey(usage)
+// Key presses or releases a physical key, by scan code.
+func (w *WinInput) Key(code proto.KeyCode, down bool) error {
+	k, ok := lookupKey(uint32(code))
 	if !ok || k.scan == 0 {
-		return fmt.Errorf("platform: windows input: %w: key %#x", ErrUnknownKey, usage)
+		return fmt.Errorf("platform: windows input: %w: %v", ErrUnknownKey, code)
 	}
 	flags := uint32(keyeventfScanCode)
 	if k.scan&0xff00 != 0 {

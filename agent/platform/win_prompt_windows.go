@@ -9,6 +9,7 @@ import (
 	"sync"
 	"unsafe"
 
+	"github.com/deskway/deskway/proto"
 	"golang.org/x/sys/windows"
 )
 
@@ -58,7 +59,7 @@ func closeBox(title string) {
 }
 
 // Consent asks for viewing, then for control and clipboard.
-func (WinPrompter) Consent(ctx context.Context, req ConsentRequest) (Perms, error) {
+func (WinPrompter) Consent(ctx context.Context, viewer string, want proto.Perms, sas string) (proto.Perms, error) {
 	ask := func(title, q string) (bool, error) {
 		select {
 		case r := <-messageBox(title, q, mbYesNo|mbIconQuestion):
@@ -68,25 +69,25 @@ func (WinPrompter) Consent(ctx context.Context, req ConsentRequest) (Perms, erro
 			return false, ctx.Err()
 		}
 	}
-	sas := ""
-	if req.SAS != "" {
-		sas = "\n\nCheck that they read you this number: " + req.SAS
+	check := ""
+	if sas != "" {
+		check = "\n\nCheck that they read you this number: " + sas
 	}
-	var got Perms
-	if req.Want&PermView != 0 {
-		ok, err := ask("Deskway: allow screen sharing?", fmt.Sprintf("%s asks to see your screen.%s\n\nAllow?", req.Viewer, sas))
+	var got proto.Perms
+	if want&proto.PermView != 0 {
+		ok, err := ask("Deskway: allow screen sharing?", fmt.Sprintf("%s asks to see your screen.%s\n\nAllow?", viewer, check))
 		if err != nil || !ok {
 			return 0, err
 		}
-		got |= PermView
+		got |= proto.PermView
 	}
-	if req.Want&(PermControl|PermClipboard) != 0 {
-		ok, err := ask("Deskway: allow control?", fmt.Sprintf("Also allow %s to use your mouse, keyboard and clipboard?", req.Viewer))
+	if want&(proto.PermControl|proto.PermClipboard) != 0 {
+		ok, err := ask("Deskway: allow control?", fmt.Sprintf("Also allow %s to use your mouse, keyboard and clipboard?", viewer))
 		if err != nil {
 			return 0, err
 		}
 		if ok {
-			got |= req.Want & (PermControl | PermClipboard)
+			got |= want & (proto.PermControl | proto.PermClipboard)
 		}
 	}
 	return got, nil

@@ -9,6 +9,8 @@ import (
 	"os"
 	"sync"
 
+	"github.com/deskway/deskway/codec"
+	"github.com/deskway/deskway/proto"
 	"github.com/jezek/xgb"
 	"github.com/jezek/xgb/damage"
 	"github.com/jezek/xgb/shm"
@@ -24,7 +26,7 @@ import (
 // reads only the regions drawn since the previous one. Without MIT-SHM
 // (a remote display) it reads with plain GetImage.
 //
-// The Image it fills is BGRA and keeps the previous capture: only damaged
+// The frame it fills is BGRA and keeps the previous capture: only damaged
 // rectangles are rewritten. A capture of a different area than the
 // previous one reads everything again.
 //
@@ -184,14 +186,14 @@ func (x *X11Capturer) HasSHM() bool { return x.seg != 0 }
 
 // Displays lists the monitors from Xinerama, or the root window as one
 // display when Xinerama has none.
-func (x *X11Capturer) Displays() ([]Display, error) {
+func (x *X11Capturer) Displays() ([]proto.Monitor, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	return xineramaDisplays(x.c, x.width, x.height), nil
 }
 
-func xineramaDisplays(c *xgb.Conn, w, h int) []Display {
-	root := []Display{{ID: 1, Bounds: image.Rect(0, 0, w, h), Primary: true, Name: "screen"}}
+func xineramaDisplays(c *xgb.Conn, w, h int) []proto.Monitor {
+	root := []proto.Monitor{monitor(1, image.Rect(0, 0, w, h), true, "screen")}
 	if err := useExtension(c, "XINERAMA"); err != nil {
 		return root
 	}
@@ -202,62 +204,59 @@ func xineramaDisplays(c *xgb.Conn, w, h int) []Display {
 	if err != nil || len(r.ScreenInfo) == 0 {
 		return root
 	}
-	ds := make([]Display, 0, len(r.ScreenInfo))
+	ds := make([]proto.Monitor, 0, len(r.ScreenInfo))
 	for i, s := range r.ScreenInfo {
-		ds = append(ds, Display{
-			ID:      uint32(i + 1),
-			Bounds:  image.Rect(int(s.XOrg), int(s.YOrg), int(s.XOrg)+int(s.Width), int(s.YOrg)+int(s.Height)),
-			Primary: i == 0,
-			Name:    fmt.Sprintf("screen %d", i+1),
-		})
+		b := image.Rect(int(s.XOrg), int(s.YOrg), int(s.XOrg)+int(s.Width), int(s.YOrg)+int(s.Height))
+		ds = append(ds, monitor(uint32(i+1), b, i == 0, fmt.Sprintf("screen %d", i+1)))
 	}
 	return ds
 }
 
-// Capture updates img with area (root window coordinates) and returns
-// what changed since the previous capture into the same img.
-func (x *X11Capturer) Capture(area image.Rectangle, img *Image) (Damage, error) {
+// Capture updates f with area (root window coordinates) and returns the
+// rectangles (relative to area) that changed since the previous capture
+// into the same frame: nil if none, the whole area after a full read.
+func (x *X11Capturer) Capture(area image.Rectangle, f *codec.Frame) ([]image.Rectangle, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.closed {
-		return Damage{}, ErrClosed
+		return nil, ErrClosed
 	}
 	screen := image.Rect(0, 0, x.width, x.height)
 	if area.Empty() || !area.In(screen) {
-		return Damage{}, fmt.Errorf("platform: x11 capture: area %v not inside the screen %v", area, screen)
+		return nil, fmt.Errorf("platform: x11 capture: area %v not inside the screen %v", area, screen)
 	}
 	rects, err := x.takeDamage()
 	if err != nil {
-		return Damage{}, err
+		return nil, err
 	}
-	resized := img.resize(area.Dx(), area.Dy(), BGRA)
-	full := resized || area != x.last || len(img.Pix) == 0 || &img.Pix[0] != x.lastPx
-	x.last, x.lastPx = area, &img.Pix[0]
+	resized := resizeFrame(f, area.Dx(), area.Dy(), codec.BGRA)
+	full := resized || area != x.last || &f.Pix[0] != x.lastPx
+	x.last, x.lastPx = area, &f.Pix[0]
 	if full {
-		if err := x.read(area, area, img); err != nil {
+		if err := x.read(area, area, f); err != nil {
 			x.last = image.Rectangle{}
-			return Damage{}, err
+			return nil, err
 		}
-		return Damage{All: true}, nil
+		return whole(area), nil
 	}
-	var d Damage
+	var changed []image.Rectangle
 	var bbox image.Rectangle
 	for _, r := range rects {
 		if r = r.Intersect(area); !r.Empty() {
-			d.Rects = append(d.Rects, r.Sub(area.Min))
+			changed = append(changed, r.Sub(area.Min))
 			bbox = bbox.Union(r)
 		}
 	}
-	if len(d.Rects) > maxDamageRects {
-		d.Rects = append(d.Rects[:0], bbox.Sub(area.Min))
+	if len(changed) > maxDamageRects {
+		changed = append(changed[:0], bbox.Sub(area.Min))
 	}
-	for _, r := range d.Rects {
-		if err := x.read(r.Add(area.Min), area, img); err != nil {
+	for _, r := range changed {
+		if err := x.read(r.Add(area.Min), area, f); err != nil {
 			x.last = image.Rectangle{}
-			return Damage{}, err
+			return nil, err
 		}
 	}
-	return d, nil
+	return changed, nil
 }
 
 // Invalidate makes the next capture read the whole area.
@@ -288,9 +287,9 @@ func (x *X11Capturer) takeDamage() ([]image.Rectangle, error) {
 	return rs, nil
 }
 
-// read copies r (root coordinates, inside area) into img, which holds
+// read copies r (root coordinates, inside area) into f, which holds
 // area.
-func (x *X11Capturer) read(r, area image.Rectangle, img *Image) error {
+func (x *X11Capturer) read(r, area image.Rectangle, f *codec.Frame) error {
 	w, h := r.Dx(), r.Dy()
 	var src []byte
 	if x.seg != 0 {
@@ -310,20 +309,20 @@ func (x *X11Capturer) read(r, area image.Rectangle, img *Image) error {
 			if err != nil {
 				return fmt.Errorf("platform: x11 capture: get image %v: %w", r, err)
 			}
-			copyRows(img, image.Rect(r.Min.X, y, r.Max.X, y+n).Sub(area.Min), reply.Data)
+			copyRows(f, image.Rect(r.Min.X, y, r.Max.X, y+n).Sub(area.Min), reply.Data)
 		}
 		return nil
 	}
-	copyRows(img, r.Sub(area.Min), src)
+	copyRows(f, r.Sub(area.Min), src)
 	return nil
 }
 
-// copyRows copies packed rows of 4·r.Dx() bytes from src into img at r.
-func copyRows(img *Image, r image.Rectangle, src []byte) {
+// copyRows copies packed rows of 4·r.Dx() bytes from src into f at r.
+func copyRows(f *codec.Frame, r image.Rectangle, src []byte) {
 	rowLen := 4 * r.Dx()
 	for y := 0; y < r.Dy(); y++ {
-		off := (r.Min.Y+y)*img.Stride + 4*r.Min.X
-		copy(img.Pix[off:off+rowLen], src[y*rowLen:])
+		off := (r.Min.Y+y)*f.Stride + 4*r.Min.X
+		copy(f.Pix[off:off+rowLen], src[y*rowLen:])
 	}
 }
 

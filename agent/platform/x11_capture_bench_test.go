@@ -6,6 +6,7 @@ import (
 	"image"
 	"testing"
 
+	"github.com/deskway/deskway/codec"
 	"github.com/deskway/deskway/internal/testbed"
 )
 
@@ -28,7 +29,7 @@ func BenchmarkCapture1080p(b *testing.B) {
 
 	b.Run("library", func(b *testing.B) {
 		c := NewLibCapturer()
-		var img Image
+		var img codec.Frame
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := c.Capture(area, &img); err != nil {
@@ -43,7 +44,7 @@ func BenchmarkCapture1080p(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer c.Close()
-		var img Image
+		var img codec.Frame
 		if _, err := c.Capture(area, &img); err != nil {
 			b.Fatal(err)
 		}

@@ -7,7 +7,9 @@ import (
 	"image"
 	"testing"
 
+	"github.com/deskway/deskway/codec"
 	"github.com/deskway/deskway/internal/testbed"
+	"github.com/deskway/deskway/proto"
 )
 
 // pattern is a window of known rectangles: the test draws it with an X
@@ -55,12 +57,12 @@ func (p pattern) draw(x *xclient) {
 
 // checkPattern compares every pixel of the pattern in img, which holds
 // area.
-func checkPattern(t *testing.T, what string, img *Image, area image.Rectangle, p pattern) {
+func checkPattern(t *testing.T, what string, img *codec.Frame, area image.Rectangle, p pattern) {
 	t.Helper()
 	bad := 0
 	for y := p.at.Min.Y; y < p.at.Max.Y; y++ {
 		for x := p.at.Min.X; x < p.at.Max.X; x++ {
-			r, g, b := img.RGB(x-area.Min.X, y-area.Min.Y)
+			r, g, b := RGB(img, x-area.Min.X, y-area.Min.Y)
 			got := uint32(r)<<16 | uint32(g)<<8 | uint32(b)
 			if want := p.want(image.Pt(x, y)); got != want {
 				if bad < 5 {
@@ -93,31 +95,31 @@ func TestCapturePattern(t *testing.T) {
 	capturers := []struct {
 		name string
 		c    interface {
-			Displays() ([]Display, error)
-			Capture(image.Rectangle, *Image) (Damage, error)
+			Displays() ([]proto.Monitor, error)
+			Capture(image.Rectangle, *codec.Frame) ([]image.Rectangle, error)
 		}
 	}{{"library", NewLibCapturer()}, {"x11", fast}}
 
-	var whole [2]Image
+	var full [2]codec.Frame
 	for i, c := range capturers {
 		ds, err := c.c.Displays()
 		if err != nil {
 			t.Fatalf("%s: Displays: %v", c.name, err)
 		}
-		if u := Union(ds); u != image.Rect(0, 0, 640, 400) {
-			t.Errorf("%s: displays %v, union %v, want 640x400", c.name, ds, u)
+		if len(ds) != 1 || MonitorBounds(ds[0]) != image.Rect(0, 0, 640, 400) {
+			t.Errorf("%s: displays %+v, want one 640x400", c.name, ds)
 		}
 		for _, area := range []image.Rectangle{image.Rect(0, 0, 640, 400), image.Rect(30, 40, 300, 200)} {
-			img := &whole[i]
+			img := &full[i]
 			if area != image.Rect(0, 0, 640, 400) {
-				img = new(Image)
+				img = new(codec.Frame)
 			}
 			dmg, err := c.c.Capture(area, img)
 			if err != nil {
 				t.Fatalf("%s: Capture(%v): %v", c.name, area, err)
 			}
-			if !dmg.All {
-				t.Errorf("%s: first Capture(%v) damage %v, want All", c.name, area, dmg)
+			if want := whole(area); len(dmg) != 1 || dmg[0] != want[0] {
+				t.Errorf("%s: first Capture(%v) changed %v, want the whole area", c.name, area, dmg)
 			}
 			if img.Width != area.Dx() || img.Height != area.Dy() {
 				t.Fatalf("%s: Capture(%v) gave %dx%d", c.name, area, img.Width, img.Height)
@@ -129,8 +131,8 @@ func TestCapturePattern(t *testing.T) {
 	diff := 0
 	for y := range 400 {
 		for x := range 640 {
-			r1, g1, b1 := whole[0].RGB(x, y)
-			r2, g2, b2 := whole[1].RGB(x, y)
+			r1, g1, b1 := RGB(&full[0], x, y)
+			r2, g2, b2 := RGB(&full[1], x, y)
 			if r1 != r2 || g1 != g2 || b1 != b2 {
 				diff++
 			}
@@ -153,11 +155,11 @@ func TestX11CaptureDamage(t *testing.T) {
 	}
 	defer c.Close()
 	area := image.Rect(0, 0, 640, 400)
-	var img Image
+	var img codec.Frame
 	if _, err := c.Capture(area, &img); err != nil {
 		t.Fatal(err)
 	}
-	if dmg, err := c.Capture(area, &img); err != nil || !dmg.Empty() {
+	if dmg, err := c.Capture(area, &img); err != nil || len(dmg) != 0 {
 		t.Fatalf("Capture with nothing drawn = %v, %v; want no damage", dmg, err)
 	}
 	for _, r := range p.rects {
@@ -167,11 +169,11 @@ func TestX11CaptureDamage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if dmg.All || len(dmg.Rects) == 0 {
-		t.Fatalf("Capture after drawing: damage %+v, want rectangles", dmg)
+	if len(dmg) == 0 || dmg[0] == whole(area)[0] {
+		t.Fatalf("Capture after drawing: changed %v, want the drawn rectangles", dmg)
 	}
 	var box image.Rectangle
-	for _, r := range dmg.Rects {
+	for _, r := range dmg {
 		box = box.Union(r)
 	}
 	if !box.In(p.at) {
@@ -181,9 +183,9 @@ func TestX11CaptureDamage(t *testing.T) {
 
 	// Another area reads everything again.
 	sub := image.Rect(5, 5, 100, 100)
-	var img2 Image
-	if dmg, err := c.Capture(sub, &img2); err != nil || !dmg.All {
-		t.Errorf("Capture of a new area = %+v, %v; want All", dmg, err)
+	var img2 codec.Frame
+	if dmg, err := c.Capture(sub, &img2); err != nil || len(dmg) != 1 || dmg[0] != whole(sub)[0] {
+		t.Errorf("Capture of a new area = %v, %v; want the whole area", dmg, err)
 	}
 	if _, err := c.Capture(image.Rect(600, 300, 700, 420), &img2); err == nil {
 		t.Errorf("Capture of an area beyond the screen succeeded")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/deskway/deskway/proto"
 	"github.com/jezek/xgb"
 	"github.com/jezek/xgb/xfixes"
 	"github.com/jezek/xgb/xproto"
@@ -55,11 +56,11 @@ func NewX11Cursor(name string) (_ *X11Cursor, err error) {
 }
 
 // State returns the pointer position and the serial of the current shape.
-func (x *X11Cursor) State() (CursorState, error) {
+func (x *X11Cursor) State() (proto.CursorPos, uint32, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.closed {
-		return CursorState{}, ErrClosed
+		return proto.CursorPos{}, 0, ErrClosed
 	}
 	for {
 		ev, _ := x.c.PollForEvent()
@@ -72,33 +73,33 @@ func (x *X11Cursor) State() (CursorState, error) {
 	}
 	p, err := xproto.QueryPointer(x.c, x.root).Reply()
 	if err != nil {
-		return CursorState{}, fmt.Errorf("platform: x11 cursor: query pointer: %w", err)
+		return proto.CursorPos{}, 0, fmt.Errorf("platform: x11 cursor: query pointer: %w", err)
 	}
-	return CursorState{X: int(p.RootX), Y: int(p.RootY), Visible: true, Serial: x.serial}, nil
+	return proto.CursorPos{X: int32(p.RootX), Y: int32(p.RootY), Visible: true}, x.serial, nil
 }
 
-// Shape returns the current cursor image.
-func (x *X11Cursor) Shape() (CursorShape, error) {
+// Shape returns the current cursor image (straight RGBA) and its serial.
+func (x *X11Cursor) Shape() (proto.CursorShape, uint32, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.closed {
-		return CursorShape{}, ErrClosed
+		return proto.CursorShape{}, 0, ErrClosed
 	}
 	r, err := xfixes.GetCursorImage(x.c).Reply()
 	if err != nil {
-		return CursorShape{}, fmt.Errorf("platform: x11 cursor: get cursor image: %w", err)
+		return proto.CursorShape{}, 0, fmt.Errorf("platform: x11 cursor: get cursor image: %w", err)
 	}
 	x.serial = r.CursorSerial
 	w, h := int(r.Width), int(r.Height)
-	s := CursorShape{Serial: r.CursorSerial, Width: w, Height: h, HotX: int(r.Xhot), HotY: int(r.Yhot)}
+	s := proto.CursorShape{Width: r.Width, Height: r.Height, HotX: r.Xhot, HotY: r.Yhot}
 	if len(r.CursorImage) < w*h {
-		return CursorShape{}, fmt.Errorf("platform: x11 cursor: image of %d pixels for %dx%d", len(r.CursorImage), w, h)
+		return proto.CursorShape{}, 0, fmt.Errorf("platform: x11 cursor: image of %d pixels for %dx%d", len(r.CursorImage), w, h)
 	}
 	s.Pix = make([]byte, 4*w*h)
 	for i, p := range r.CursorImage[:w*h] {
 		unpremultiply(s.Pix[4*i:4*i+4], p)
 	}
-	return s, nil
+	return s, r.CursorSerial, nil
 }
 
 // unpremultiply writes the premultiplied ARGB pixel p as straight RGBA.

@@ -3,12 +3,12 @@
 package platform
 
 import (
-	"errors"
 	"fmt"
 	"sync"
 	"time"
 	"unicode"
 
+	"github.com/deskway/deskway/proto"
 	"github.com/go-vgo/robotgo"
 	"github.com/jezek/xgb"
 	"github.com/jezek/xgb/xproto"
@@ -87,21 +87,22 @@ func (in *X11Input) MovePointer(x, y int) error {
 	return robot(in.display, func() { robotgo.Move(x, y) })
 }
 
-// Button presses or releases a pointer button where the pointer is.
-func (in *X11Input) Button(b Button, down bool) error {
+// Button presses or releases one pointer button (one bit of
+// proto.Buttons) where the pointer is.
+func (in *X11Input) Button(b proto.Buttons, down bool) error {
 	var name string
 	switch b {
-	case ButtonLeft:
+	case proto.ButtonLeft:
 		name = "left"
-	case ButtonRight:
+	case proto.ButtonRight:
 		name = "right"
-	case ButtonMiddle:
+	case proto.ButtonMiddle:
 		name = "center"
-	case ButtonBack, ButtonForward:
+	case proto.ButtonBack, proto.ButtonForward:
 		// robotgo knows only three buttons; X buttons 8 and 9 go
 		// through XTest directly.
 		detail := byte(8)
-		if b == ButtonForward {
+		if b == proto.ButtonForward {
 			detail = 9
 		}
 		typ := byte(xproto.ButtonPress)
@@ -113,7 +114,7 @@ func (in *X11Input) Button(b Button, down bool) error {
 		xtest.FakeInput(in.c, typ, detail, 0, in.root, 0, 0, 0)
 		return in.syncLocked()
 	default:
-		return fmt.Errorf("platform: x11 input: unknown button %v", b)
+		return fmt.Errorf("platform: x11 input: unknown button %#x", uint8(b))
 	}
 	upDown := "down"
 	if !down {
@@ -139,11 +140,11 @@ func (in *X11Input) Wheel(dx, dy int) error {
 	return robot(in.display, func() { robotgo.Scroll(-nx, -ny, 0) })
 }
 
-// Key presses or releases the physical key of a HID usage.
-func (in *X11Input) Key(usage uint32, down bool) error {
-	k, ok := lookupKey(usage)
+// Key presses or releases a physical key.
+func (in *X11Input) Key(code proto.KeyCode, down bool) error {
+	k, ok := lookupKey(uint32(code))
 	if !ok {
-		return fmt.Errorf("platform: x11 input: %w: key %#x", ErrUnknownKey, usage)
+		return fmt.Errorf("platform: x11 input: %w: %v", ErrUnknownKey, code)
 	}
 	typ := byte(xproto.KeyPress)
 	if !down {
@@ -154,10 +155,6 @@ func (in *X11Input) Key(usage uint32, down bool) error {
 	xtest.FakeInput(in.c, typ, byte(k.evdev+8), 0, in.root, 0, 0, 0)
 	return in.syncLocked()
 }
-
-// ErrUnknownKey is wrapped by Key for a usage with no key on this
-// platform.
-var ErrUnknownKey = errors.New("unknown key")
 
 // syncLocked waits until the server has processed our requests, so that
 // they are ordered with robotgo's, which go over another connection.

@@ -11,14 +11,14 @@ import (
 	"time"
 
 	"github.com/deskway/deskway/internal/testbed"
+	"github.com/deskway/deskway/proto"
 	"github.com/jezek/xgb"
 	"github.com/jezek/xgb/xproto"
 )
 
 const (
-	usageA      = 0x070004
-	usageEnter  = 0x070028
-	usageShiftL = 0x0700e1
+	usageA      = proto.KeyA
+	usageShiftL = proto.KeyShiftLeft
 )
 
 func TestX11InputPointerAndKeys(t *testing.T) {
@@ -66,9 +66,9 @@ func TestX11InputPointerAndKeys(t *testing.T) {
 		}
 	}
 	for _, tc := range []struct {
-		b      Button
+		b      proto.Buttons
 		detail byte
-	}{{ButtonLeft, 1}, {ButtonMiddle, 2}, {ButtonRight, 3}, {ButtonBack, 8}, {ButtonForward, 9}} {
+	}{{proto.ButtonLeft, 1}, {proto.ButtonMiddle, 2}, {proto.ButtonRight, 3}, {proto.ButtonBack, 8}, {proto.ButtonForward, 9}} {
 		for _, down := range []bool{true, false} {
 			if err := in.Button(tc.b, down); err != nil {
 				t.Fatalf("Button(%v, %v): %v", tc.b, down, err)
@@ -91,7 +91,7 @@ func TestX11InputPointerAndKeys(t *testing.T) {
 	x.nextEvent(2*time.Second, press(5, true))
 
 	// Keys by physical code, with a modifier held.
-	key := func(usage uint32, down bool) {
+	key := func(usage proto.KeyCode, down bool) {
 		t.Helper()
 		if err := in.Key(usage, down); err != nil {
 			t.Fatalf("Key(%#x, %v): %v", usage, down, err)

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/deskway/deskway/proto"
 	"github.com/jezek/xgb"
 	"github.com/jezek/xgb/xproto"
 )
@@ -139,7 +140,7 @@ var (
 )
 
 // Consent shows the dialog and waits for a button, Escape, or ctx.
-func (p *X11Prompter) Consent(ctx context.Context, req ConsentRequest) (Perms, error) {
+func (p *X11Prompter) Consent(ctx context.Context, viewer string, want proto.Perms, sas string) (proto.Perms, error) {
 	c, scr, err := dialX(p.Display)
 	if err != nil {
 		return 0, err
@@ -157,15 +158,15 @@ func (p *X11Prompter) Consent(ctx context.Context, req ConsentRequest) (Perms, e
 
 	draw := func() {
 		x.text(x.fg, 20, 26, "Deskway remote support")
-		x.text(x.fg, 20, 48, req.Viewer+" asks to see your screen.")
-		if req.SAS != "" {
-			x.text(x.fg, 20, 66, "They should read you this number: "+req.SAS)
+		x.text(x.fg, 20, 48, viewer+" asks to see your screen.")
+		if sas != "" {
+			x.text(x.fg, 20, 66, "They should read you this number: "+sas)
 		}
 		x.text(x.fg, 20, 88, "You can end the session at any time.")
 		x.button(buttonDeny, "Deny")
 		x.button(buttonView, "View only")
 		label := "View and control"
-		if req.Want&PermControl == 0 {
+		if want&proto.PermControl == 0 {
 			label = "Allow"
 		}
 		x.button(buttonControl, label)
@@ -174,7 +175,7 @@ func (p *X11Prompter) Consent(ctx context.Context, req ConsentRequest) (Perms, e
 	draw()
 
 	type answer struct {
-		p   Perms
+		p   proto.Perms
 		err error
 	}
 	answers := make(chan answer, 1)
@@ -202,10 +203,10 @@ func (p *X11Prompter) Consent(ctx context.Context, req ConsentRequest) (Perms, e
 					answers <- answer{}
 					return
 				case pt.In(buttonView):
-					answers <- answer{p: req.Want & PermView}
+					answers <- answer{p: want & proto.PermView}
 					return
 				case pt.In(buttonControl):
-					answers <- answer{p: req.Want}
+					answers <- answer{p: want}
 					return
 				}
 			}

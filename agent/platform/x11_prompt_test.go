@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deskway/deskway/codec"
 	"github.com/deskway/deskway/internal/testbed"
+	"github.com/deskway/deskway/proto"
 )
 
 func centreOf(r image.Rectangle) image.Point { return r.Min.Add(r.Size().Div(2)) }
@@ -23,20 +25,20 @@ func TestX11Consent(t *testing.T) {
 	}
 	defer in.Close()
 	p := &X11Prompter{Display: d.Name}
-	want := PermView | PermControl | PermClipboard
+	want := allPerms
 
 	for _, tc := range []struct {
 		name   string
 		answer func(at image.Point)
-		want   Perms
+		want   proto.Perms
 	}{
-		{"view only", func(at image.Point) { click(t, in, at.Add(centreOf(buttonView))) }, PermView},
+		{"view only", func(at image.Point) { click(t, in, at.Add(centreOf(buttonView))) }, proto.PermView},
 		{"control", func(at image.Point) { click(t, in, at.Add(centreOf(buttonControl))) }, want},
 		{"deny", func(at image.Point) { click(t, in, at.Add(centreOf(buttonDeny))) }, 0},
 		{"escape", func(at image.Point) {
 			in.MovePointer(at.X+10, at.Y+10) // focus follows the pointer
-			in.Key(0x070029, true)
-			in.Key(0x070029, false)
+			in.Key(proto.KeyEscape, true)
+			in.Key(proto.KeyEscape, false)
 		}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -44,12 +46,12 @@ func TestX11Consent(t *testing.T) {
 			dialogAt = image.Point{}
 			dialogMu.Unlock()
 			type result struct {
-				p   Perms
+				p   proto.Perms
 				err error
 			}
 			res := make(chan result, 1)
 			go func() {
-				p, err := p.Consent(context.Background(), ConsentRequest{Viewer: "Jane (technician)", Want: want, SAS: "482 913"})
+				p, err := p.Consent(context.Background(), "Jane (technician)", want, "482 913")
 				res <- result{p, err}
 			}()
 			at := waitDialog(t)
@@ -68,7 +70,7 @@ func TestX11Consent(t *testing.T) {
 	// A cancelled context ends the prompt.
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	if got, err := p.Consent(ctx, ConsentRequest{Viewer: "x", Want: want}); err == nil || got != 0 {
+	if got, err := p.Consent(ctx, "x", want, ""); err == nil || got != 0 {
 		t.Errorf("Consent with an expiring context = %v, %v; want an error", got, err)
 	}
 }
@@ -92,8 +94,8 @@ func click(t *testing.T, in *X11Input, at image.Point) {
 	if err := in.MovePointer(at.X, at.Y); err != nil {
 		t.Fatal(err)
 	}
-	in.Button(ButtonLeft, true)
-	in.Button(ButtonLeft, false)
+	in.Button(proto.ButtonLeft, true)
+	in.Button(proto.ButtonLeft, false)
 }
 
 // TestX11Indicator checks that the bar is on the screen and that its End
@@ -113,12 +115,12 @@ func TestX11Indicator(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cap.Close()
-	var img Image
+	var img codec.Frame
 	if _, err := cap.Capture(image.Rect(0, 0, 800, 600), &img); err != nil {
 		t.Fatal(err)
 	}
 	left := (800 - indicatorSize.X) / 2
-	if r, g, b := img.RGB(left+3, 22); r != 0xd0 || g != 0x30 || b != 0x30 {
+	if r, g, b := RGB(&img, left+3, 22); r != 0xd0 || g != 0x30 || b != 0x30 {
 		t.Errorf("pixel inside the indicator = %02x%02x%02x, want d03030", r, g, b)
 	}
 

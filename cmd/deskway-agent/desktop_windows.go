@@ -8,6 +8,7 @@ import (
 
 	"github.com/deskway/deskway/agent"
 	"github.com/deskway/deskway/agent/platform"
+	"github.com/deskway/deskway/proto"
 )
 
 // openDesktop sets up the Windows desktop: capture through the library,
@@ -31,7 +32,7 @@ func openDesktop(o options, stdout io.Writer, lg *slog.Logger) (agent.Desktop, f
 	}
 	switch {
 	case o.yes:
-		d.Prompter = platform.AutoPrompter{Grant: platform.PermView | platform.PermControl | platform.PermClipboard, Out: stdout}
+		d.Prompter = platform.AutoPrompter{Grant: proto.PermView | proto.PermControl | proto.PermClipboard, Out: stdout}
 	case o.prompt == "terminal":
 		d.Prompter = &platform.TermPrompter{In: os.Stdin, Out: stdout}
 	default:

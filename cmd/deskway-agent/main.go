@@ -36,8 +36,8 @@ import (
 	"time"
 
 	"github.com/deskway/deskway/agent"
-	"github.com/deskway/deskway/agent/platform"
 	"github.com/deskway/deskway/codec"
+	"github.com/deskway/deskway/proto"
 	"github.com/deskway/deskway/proto/api"
 )
 
@@ -358,16 +358,16 @@ type fallbackPrompter struct {
 	log       *slog.Logger
 }
 
-func (p fallbackPrompter) Consent(ctx context.Context, req platform.ConsentRequest) (platform.Perms, error) {
-	got, err := p.gui.Consent(ctx, req)
+func (p fallbackPrompter) Consent(ctx context.Context, viewer string, want proto.Perms, sas string) (proto.Perms, error) {
+	got, err := p.gui.Consent(ctx, viewer, want, sas)
 	if err != nil && ctx.Err() == nil {
 		p.log.Warn("consent window failed; asking on the terminal", "err", err)
-		return p.term.Consent(ctx, req)
+		return p.term.Consent(ctx, viewer, want, sas)
 	}
 	return got, err
 }
 
-func (p fallbackPrompter) ShowIndicator(text string) (platform.Indicator, error) {
+func (p fallbackPrompter) ShowIndicator(text string) (agent.Indicator, error) {
 	ind, err := p.gui.ShowIndicator(text)
 	if err != nil {
 		p.log.Warn("indicator window failed; showing it on the terminal", "err", err)
