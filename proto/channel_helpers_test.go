@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/cipher"
 	"crypto/sha256"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -199,3 +200,15 @@ const (
 	RecKeepaliveForTest = int(recKeepalive)
 	RecCloseForTest     = int(recClose)
 )
+
+// DescribeMsgForTest names a wire message: a handshake message type, or
+// "record TYPE eE sS" for a record.
+func DescribeMsgForTest(m []byte) string {
+	if len(m) == 0 {
+		return "empty"
+	}
+	if h, err := parseRecordHeader(m); err == nil {
+		return fmt.Sprintf("record %v e%d s%d", h.typ, h.epoch, h.seq)
+	}
+	return handshakeType(m[0]).String()
+}
