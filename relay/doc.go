@@ -29,8 +29,11 @@
 // socket buffers: no goroutine stack, no buffer. docs/perf-relay.md has the
 // figures and the comparison with goroutine-per-connection designs.
 //
-// Connections that are not plain TCP (TLS served in-process, or a
-// platform without epoll) are served by Config.Engine = EngineGoroutine.
+// A connection that is not a plain socket (TLS served by the process
+// itself) is bridged to its loop through a socket pair. Where there is no
+// epoll, or with Config.Engine = EngineGoroutine, connections are served
+// by github.com/coder/websocket with a goroutine each: the design the
+// epoll engine was measured against.
 //
 // # Concurrency
 //

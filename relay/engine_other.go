@@ -8,7 +8,11 @@ import (
 )
 
 func newEngine(s *Server) (engine, error) {
-	return nil, fmt.Errorf("relay: no connection engine for %s yet (the relay runs on Linux)", runtime.GOOS)
+	switch s.cfg.Engine {
+	case EngineAuto, EngineGoroutine:
+		return newGoEngine(s), nil
+	}
+	return nil, fmt.Errorf("relay: engine %q not available on %s", s.cfg.Engine, runtime.GOOS)
 }
 
 // conn is a connection of the epoll engine, which this platform lacks.

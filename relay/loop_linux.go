@@ -49,6 +49,8 @@ const (
 func newEngine(s *Server) (engine, error) {
 	switch s.cfg.Engine {
 	case EngineAuto, EngineEpoll:
+	case EngineGoroutine:
+		return newGoEngine(s), nil
 	default:
 		return nil, fmt.Errorf("relay: engine %q not available", s.cfg.Engine)
 	}

@@ -24,6 +24,10 @@ import (
 
 const testKID = "k1"
 
+// testEngine is the engine newTestRelay builds; TestGoroutineEngine runs
+// the behaviour tests again with EngineGoroutine.
+var testEngine = EngineAuto
+
 type testRelay struct {
 	s   *Server
 	url string
@@ -45,6 +49,7 @@ func newTestRelay(t testing.TB, mod func(*Config)) *testRelay {
 		RelayID:    "r1",
 		TicketKeys: proto.TicketKeys{testKID: pub},
 		Loops:      2,
+		Engine:     testEngine,
 		Report: func(rep api.RelaySessionReport) {
 			r.mu.Lock()
 			r.reports = append(r.reports, rep)

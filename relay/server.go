@@ -190,6 +190,10 @@ func (s *Server) sessionCount() int {
 // serveRelay checks the upgrade request (RFC 6455 §4.2.1), answers 101
 // and hands the connection to the engine.
 func (s *Server) serveRelay(w http.ResponseWriter, r *http.Request) {
+	if ge, ok := s.eng.(*goEngine); ok {
+		ge.handle(w, r)
+		return
+	}
 	if r.Method != http.MethodGet || !r.ProtoAtLeast(1, 1) ||
 		!headerHasToken(r.Header, "Connection", "upgrade") || !headerHasToken(r.Header, "Upgrade", "websocket") {
 		w.Header().Set("Connection", "Upgrade")

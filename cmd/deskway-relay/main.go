@@ -49,6 +49,7 @@ type options struct {
 	showVersion                                       bool
 	pprofAddr                                         string
 	loops                                             int
+	engine                                            string
 }
 
 func main() {
@@ -106,7 +107,8 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.logFormat, "log-format", "text", "Log format: text or json.")
 	fs.BoolVar(&o.showVersion, "version", false, "Print the version and exit.")
 	fs.StringVar(&o.pprofAddr, "pprof-addr", "", "Unstable, for debugging: serve net/http/pprof on this address (keep it on localhost).")
-	fs.IntVar(&o.loops, "loops", 0, "Event loops (0: one per CPU).")
+	fs.IntVar(&o.loops, "loops", 0, "Event loops of the epoll engine (0: one per CPU).")
+	fs.StringVar(&o.engine, "engine", "", "Connection engine: epoll (Linux; the default there) or goroutine (coder/websocket, a goroutine per connection; the default elsewhere).")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -178,6 +180,7 @@ func run(args []string) error {
 		IdleTimeout:           o.idleTimeout,
 		KeepAlive:             o.keepAlive,
 		Loops:                 o.loops,
+		Engine:                relay.Engine(o.engine),
 	})
 	if err != nil {
 		return err
