@@ -6,10 +6,7 @@ import (
 	"fmt"
 	"image"
 	"image/jpeg"
-	"io"
 	"unsafe"
-
-	"github.com/klauspost/compress/zstd"
 )
 
 // Decoder applies updates from an Encoder to a framebuffer. Every count,
@@ -30,28 +27,14 @@ type Decoder struct {
 	cache *tileCache
 	marks *markDict
 
-	zsrc chunkReader
-	zr   *zstd.Decoder
+	ent  streamDecoder
+	secs [numSections]rbuf
 
-	raw     []byte
 	copies  []copyRun
 	copyTmp []uint32
 	coded   []int32
 	rects   []Rect
 	markPix []uint32
-}
-
-// chunkReader hands one update's zstd blocks to the stream decoder. It
-// deliberately has no Bytes or Len method, so zstd reads it as a stream.
-type chunkReader struct{ b []byte }
-
-func (c *chunkReader) Read(p []byte) (int, error) {
-	if len(c.b) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p, c.b)
-	c.b = c.b[n:]
-	return n, nil
 }
 
 // NewDecoder returns a decoder waiting for its first keyframe.
@@ -121,38 +104,10 @@ func (d *Decoder) decode(update []byte) ([]Rect, error) {
 		return d.rects, nil
 	}
 	maxRaw := 16*d.w*d.h + 1<<16
-	n := r.intn(maxRaw, "payload length")
-	if r.err != nil {
-		return nil, r.err
+	if err := d.ent.decode(&r, key, maxRaw, &d.secs); err != nil {
+		return nil, err
 	}
-	d.zsrc.b = update[r.off:]
-	if key {
-		if d.zr == nil {
-			zr, err := zstd.NewReader(nil,
-				zstd.WithDecoderConcurrency(1),
-				zstd.WithDecoderMaxWindow(zstdWindow),
-				zstd.WithDecoderMaxMemory(uint64(maxRaw)+zstdWindow),
-				zstd.WithDecoderLowmem(true))
-			if err != nil {
-				return nil, fmt.Errorf("zstd reader: %w", err)
-			}
-			d.zr = zr
-		}
-		if err := d.zr.Reset(&d.zsrc); err != nil {
-			return nil, corruptf("zstd: %v", err)
-		}
-	}
-	if cap(d.raw) < n {
-		d.raw = make([]byte, n)
-	}
-	raw := d.raw[:n]
-	if _, err := io.ReadFull(d.zr, raw); err != nil {
-		return nil, corruptf("zstd: %v", err)
-	}
-	if len(d.zsrc.b) != 0 {
-		return nil, corruptf("%d compressed bytes left over", len(d.zsrc.b))
-	}
-	if err := d.apply(raw); err != nil {
+	if err := d.apply(&d.secs); err != nil {
 		return nil, err
 	}
 	if key {
@@ -203,30 +158,12 @@ func (d *Decoder) keyframe(r *rbuf) error {
 	return nil
 }
 
-func (d *Decoder) apply(raw []byte) error {
-	hdr := rbuf{b: raw, sec: "sections"}
-	var secs [numSections]rbuf
-	lens := [numSections]int{}
-	total := 0
-	for i := range secs {
-		lens[i] = hdr.intn(len(raw), "section length")
-		total += lens[i]
-	}
-	if hdr.err != nil {
-		return hdr.err
-	}
-	if total != len(raw)-hdr.off {
-		return corruptf("sections: lengths add to %d, payload has %d", total, len(raw)-hdr.off)
-	}
-	off := hdr.off
-	for i := range secs {
-		secs[i] = rbuf{b: raw[off : off+lens[i]], sec: SectionNames[i]}
-		off += lens[i]
-	}
+// apply performs the sections of one update on the framebuffer.
+func (d *Decoder) apply(secs *[numSections]rbuf) error {
 	if err := d.applyCopies(&secs[secOps]); err != nil {
 		return err
 	}
-	if err := d.applyTiles(&secs); err != nil {
+	if err := d.applyTiles(secs); err != nil {
 		return err
 	}
 	if err := d.applyMarks(&secs[secMarks], &secs[secMarkPx]); err != nil {

@@ -37,12 +37,10 @@ type Encoder struct {
 	cache *tileCache
 	marks *markDict
 
-	zbuf bytes.Buffer
-	zw   *zstd.Encoder
+	ent *streamEncoder
 
 	// Per-frame scratch.
 	sec      [numSections]wbuf
-	raw0     []byte
 	changed  []bool   // per tile: raw input changed
 	state    []uint8  // per tile: tileState
 	bg       []uint32 // per tile: background colour (markable tiles)
@@ -114,17 +112,7 @@ func NewEncoder(opts EncoderOptions) *Encoder {
 			q = 60
 		}
 	}
-	e := &Encoder{opts: opts, quality: q, forceKey: true}
-	zw, err := zstd.NewWriter(&e.zbuf,
-		zstd.WithEncoderConcurrency(1),
-		zstd.WithWindowSize(zstdWindow),
-		zstd.WithEncoderLevel(zstd.EncoderLevel(opts.ZstdLevel)),
-		zstd.WithEncoderCRC(false))
-	if err != nil {
-		panic("codec: zstd writer: " + err.Error()) // options are constants
-	}
-	e.zw = zw
-	return e
+	return &Encoder{opts: opts, quality: q, forceKey: true, ent: newStreamEncoder(opts.ZstdLevel)}
 }
 
 // ForceKeyframe makes the next update a keyframe, which resets the
@@ -172,8 +160,7 @@ func (e *Encoder) reset() {
 	}
 	e.cache = newTileCache(e.opts.CacheTiles, true)
 	e.marks = newMarkDict(e.opts.MarkSlots, e.opts.MarkPixels, true)
-	e.zbuf.Reset()
-	e.zw.Reset(&e.zbuf)
+	e.ent.reset()
 }
 
 // Encode appends to dst the update that takes the decoder from the
@@ -214,18 +201,9 @@ func (e *Encoder) Encode(dst []byte, f Frame) ([]byte, error) {
 	e.codeLossy()
 	e.codeTiles()
 
-	// Assemble the raw payload and compress it.
-	raw := e.raw0[:0]
-	total := 0
 	for i := range e.sec {
-		raw = binary.AppendUvarint(raw, uint64(len(e.sec[i].b)))
-		total += len(e.sec[i].b)
 		e.stats.SectionBytes[i] += int64(len(e.sec[i].b))
 	}
-	for i := range e.sec {
-		raw = append(raw, e.sec[i].b...)
-	}
-	e.raw0 = raw
 	start := len(dst)
 	flags := byte(version | flagPayload)
 	if key {
@@ -239,18 +217,12 @@ func (e *Encoder) Encode(dst []byte, f Frame) ([]byte, error) {
 		dst = binary.AppendUvarint(dst, uint64(e.opts.MarkSlots))
 		dst = binary.AppendUvarint(dst, uint64(e.opts.MarkPixels))
 	}
-	dst = binary.AppendUvarint(dst, uint64(len(raw)))
-	e.zbuf.Reset()
-	if _, err := e.zw.Write(raw); err != nil {
+	dst, raw, err := e.ent.encode(dst, &e.sec)
+	if err != nil {
 		e.forceKey = true
 		return dst[:start], fmt.Errorf("codec: encode: zstd: %w", err)
 	}
-	if err := e.zw.Flush(); err != nil {
-		e.forceKey = true
-		return dst[:start], fmt.Errorf("codec: encode: zstd: %w", err)
-	}
-	dst = append(dst, e.zbuf.Bytes()...)
-	e.stats.RawBytes += int64(len(raw))
+	e.stats.RawBytes += int64(raw)
 	e.stats.Bytes += int64(len(dst) - start)
 	return dst, nil
 }

@@ -1,7 +1,7 @@
 package codec
 
 import (
-	"bytes"
+	"encoding/binary"
 	"testing"
 )
 
@@ -15,7 +15,7 @@ func fuzzSession(tb testing.TB) (key []byte, updates, raws [][]byte) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	raws = append(raws, bytes.Clone(e.raw0))
+	raws = append(raws, joinStreams(e))
 	for i := range 5 {
 		switch i {
 		case 0:
@@ -34,9 +34,42 @@ func fuzzSession(tb testing.TB) (key []byte, updates, raws [][]byte) {
 			tb.Fatal(err)
 		}
 		updates = append(updates, u)
-		raws = append(raws, bytes.Clone(e.raw0))
+		raws = append(raws, joinStreams(e))
 	}
 	return key, updates, raws
+}
+
+// joinStreams serialises the encoder's last raw streams for FuzzApply:
+// each stream's length, then the streams.
+func joinStreams(e *Encoder) []byte {
+	var b []byte
+	for _, r := range e.ent.raw {
+		b = binary.AppendUvarint(b, uint64(len(r)))
+	}
+	for _, r := range e.ent.raw {
+		b = append(b, r...)
+	}
+	return b
+}
+
+// applyJoined splits data as joinStreams made it and applies it.
+func (d *Decoder) applyJoined(data []byte) error {
+	r := rbuf{b: data}
+	var raw [numStreams][]byte
+	var lens [numStreams]int
+	for i := range lens {
+		lens[i] = r.intn(len(data), "length")
+	}
+	for i := range raw {
+		raw[i] = r.bytes(lens[i])
+	}
+	if r.err != nil {
+		return r.err
+	}
+	if err := splitSections(&raw, &d.secs); err != nil {
+		return err
+	}
+	return d.apply(&d.secs)
 }
 
 // FuzzDecode feeds arbitrary updates to a fresh decoder and to one that
@@ -80,11 +113,11 @@ func FuzzApply(f *testing.F) {
 		if err := d.keyframe(&rbuf{b: key, off: 1}); err != nil {
 			t.Fatal(err)
 		}
-		if err := d.apply(raws[0]); err != nil {
+		if err := d.applyJoined(raws[0]); err != nil {
 			t.Fatal(err)
 		}
 		d.rects = d.rects[:0]
-		d.apply(raw)
+		d.applyJoined(raw)
 		for _, r := range d.rects {
 			if r.X < 0 || r.Y < 0 || r.W <= 0 || r.H <= 0 || r.X+r.W > d.w || r.Y+r.H > d.h {
 				t.Fatalf("apply(%x) reported rect %v outside %dx%d", raw, r, d.w, d.h)

@@ -46,15 +46,16 @@ type sigEntry struct {
 type vec struct{ dx, dy int32 }
 
 type motionScratch struct {
-	sigs   []sigEntry
-	filter []uint64
-	table  []int32
-	votes  voteTable
-	ranked []vec
-	vecOf  []int32 // per dirty index: chosen vector+1, 0 none
-	runs   []copyRun
-	open   []copyRun
-	copies []copyRun
+	sigs    []sigEntry
+	filter  []uint64
+	table   []int32
+	votes   voteTable
+	ranked  []vec
+	vecOf   []int32 // per dirty index: chosen vector+1, 0 none
+	partial []bool  // per dirty index: the copy explains only part of it
+	runs    []copyRun
+	open    []copyRun
+	copies  []copyRun
 }
 
 // copyRun is a copy rect in tile units with its displacement in pixels.
@@ -248,6 +249,24 @@ scan:
 		}
 		prevT, prevV = t, m.vecOf[i]
 	}
+	// Tiles no displacement explains fully (the edge of a scrolled view or
+	// of a moved window) still take the copy that explains most of their
+	// pixels, if that beats leaving them in place: the residual coder then
+	// sends only the pixels that differ.
+	m.partial = slices.Grow(m.partial[:0], len(e.dirty))[:len(e.dirty)]
+	for i, t := range e.dirty {
+		m.partial[i] = false
+		if m.vecOf[i] != 0 {
+			continue
+		}
+		best := max(e.matchCount(int(t), vec{}), minPartialMatch)
+		for k, v := range m.ranked {
+			if n := e.matchCount(int(t), v); n > best {
+				best, m.vecOf[i] = n, int32(k+1)
+				m.partial[i] = true
+			}
+		}
+	}
 	// Merge matched tiles into rects: runs per tile row, then runs with
 	// the same span and vector in consecutive rows.
 	m.copies = m.copies[:0]
@@ -278,7 +297,9 @@ scan:
 			m.open = append(m.open, run)
 		}
 		for k := i; k < j; k++ {
-			e.state[e.dirty[k]] = stCopied
+			if !m.partial[k] {
+				e.state[e.dirty[k]] = stCopied
+			}
 		}
 		i = j
 	}
@@ -356,6 +377,31 @@ func (t *voteTable) get(v vec) int32 {
 		return t.count[i]
 	}
 	return 0
+}
+
+// minPartialMatch is the fewest pixels of a tile a copy must explain to be
+// used for part of the tile.
+const minPartialMatch = tileSize * tileSize / 4
+
+// matchCount counts the pixels of tile t of cur that equal the old
+// framebuffer displaced by v (-1 if the source leaves the screen).
+func (e *Encoder) matchCount(t int, v vec) int {
+	off, w, h := e.tileRect(t)
+	x, y := off%e.w+int(v.dx), off/e.w+int(v.dy)
+	if x < 0 || y < 0 || x+w > e.w || y+h > e.h {
+		return -1
+	}
+	src := y*e.w + x
+	n := 0
+	for r := 0; r < h; r++ {
+		a, b := e.cur[off+r*e.w:off+r*e.w+w], e.rec[src+r*e.w:src+r*e.w+w]
+		for i := range a {
+			if a[i] == b[i] {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 func flat(row []uint32) bool {
