@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -304,4 +305,33 @@ func TestChannelConcurrentSenders(t *testing.T) {
 		last[i] = j
 	}
 	wg.Wait()
+}
+
+// TestChannelNoGoroutineLeak: Close waits for every goroutine the channel
+// started, also after resumptions and on failed handshakes.
+func TestChannelNoGoroutineLeak(t *testing.T) {
+	before := runtime.NumGoroutine()
+	for i := range 5 {
+		s := NewTestSetupForTest(t, ModeSupport, fmt.Sprint(t.Name(), i))
+		hc, vc := Pipe()
+		r := HandshakeForTest(context.Background(), s, hc, vc)
+		if r.HostErr != nil || r.ViewerErr != nil {
+			t.Fatal(r.HostErr, r.ViewerErr)
+		}
+		cut(r.Host)
+		resumeBoth(t, r.Host, r.Viewer)
+		r.Viewer.Close(context.Background(), CloseUser)
+		r.Host.Close(context.Background(), CloseUser)
+		s.Viewer.Code, _ = ParseSupportCode("999-999-999")
+		hc, vc = Pipe()
+		HandshakeForTest(context.Background(), s, hc, vc)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		buf := make([]byte, 1<<16)
+		t.Fatalf("%d goroutines before, %d after:\n%s", before, n, buf[:runtime.Stack(buf, true)])
+	}
 }

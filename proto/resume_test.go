@@ -1,6 +1,7 @@
 package proto
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -269,4 +270,41 @@ func TestResumeDuringInterruption(t *testing.T) {
 			t.Fatalf("Recv = %q, %v; want %q", m, err, want)
 		}
 	}
+}
+
+// FuzzHostResume gives an established host channel an arbitrary
+// RESUME_INIT: no panic, no resumption except with the viewer's genuine
+// message (which the host answers, pending, as it cannot tell a replay
+// before commit), and the channel stays resumable (a relay cannot kill a
+// session with garbage).
+func FuzzHostResume(f *testing.F) {
+	clk := newFakeClock()
+	s := NewTestSetupForTest(f, ModeSupport, "fuzz resume")
+	s.Host.Options.Clock, s.Viewer.Options.Clock = clk.Now, clk.Now
+	s.Host.Logger, s.Viewer.Logger = nil, nil
+	h, v := PairForTest(f, s)
+	// A genuine RESUME_INIT as a seed.
+	vc := &scriptConn{}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	v.Resume(ctx, vc)
+	cancel()
+	if len(vc.out) == 0 {
+		f.Fatal("viewer wrote no RESUME_INIT")
+	}
+	genuine := vc.out[0]
+	f.Add(genuine)
+	f.Add([]byte{byte(hsResumeInit), 0, 0, 0, 1})
+	f.Add(append([]byte{byte(hsResumeInit), 0, 0, 0, 1}, h.sid[:]...))
+	f.Fuzz(func(t *testing.T, m []byte) {
+		conn := &scriptConn{in: [][]byte{m}}
+		if _, err := h.Resume(context.Background(), conn); err == nil && !bytes.Equal(m, genuine) {
+			t.Fatalf("host resumed with %x", m)
+		}
+		h.mu.Lock()
+		term := h.terminal
+		h.mu.Unlock()
+		if term != nil {
+			t.Fatalf("garbage ended the channel: %v", term)
+		}
+	})
 }
