@@ -44,6 +44,7 @@ type relayFlags struct {
 	loops                   int
 	relayArgs               string
 	worker, echoServer      bool
+	viewerEcho              string
 	wp                      workerParams
 	echoListen, relayListen string
 }
@@ -67,6 +68,7 @@ func parseRelayFlags(args []string) (*relayFlags, error) {
 	// Internal: the worker and echo-server processes the coordinator starts.
 	fs.BoolVar(&f.worker, "worker", false, "internal: run as a load-generator worker")
 	fs.BoolVar(&f.echoServer, "echo-server", false, "internal: run the direct echo server")
+	fs.StringVar(&f.viewerEcho, "viewer-echo", "", "internal: join this session (hex id) as the viewer and echo every message")
 	fs.StringVar(&f.echoListen, "echo-listen", "127.0.0.1:0", "internal: echo server address")
 	fs.StringVar(&f.wp.RelayAddr, "relay-addr", "", "internal: relay host:port")
 	fs.StringVar(&f.wp.EchoAddr, "echo-addr", "", "internal: echo host:port")
@@ -101,6 +103,8 @@ func runRelay(args []string) error {
 		return runWorker(f.wp)
 	case f.echoServer:
 		return serveEcho(f.echoListen)
+	case f.viewerEcho != "":
+		return viewerEcho(f)
 	}
 	bin, err := findRelayBin(f.relayBin)
 	if err != nil {

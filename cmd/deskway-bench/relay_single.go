@@ -102,15 +102,34 @@ func runSingle(f *relayFlags, bin string) error {
 	if err != nil {
 		return err
 	}
-	viewer, err := connectRelay(wp, key, sess, proto.RoleViewer)
-	if err != nil {
-		return err
-	}
-	for _, c := range []*wsConn{host, viewer} {
-		if err := waitPairedRaw(c); err != nil {
+	defer host.close()
+	var viewer *wsConn
+	if f.mode == "throughput" {
+		if viewer, err = connectRelay(wp, key, sess, proto.RoleViewer); err != nil {
 			return err
 		}
-		defer c.close()
+		defer viewer.close()
+		if err := waitPairedRaw(viewer); err != nil {
+			return err
+		}
+	} else {
+		// The echoing viewer is a process of its own, as a proxied
+		// server would be.
+		exe, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		ve, err := startProc(exe, "relay", "-viewer-echo", sess.String(), "-relay-addr", raddr, "-key-file", e.keyFile)
+		if err != nil {
+			return err
+		}
+		defer ve.stop(os.Kill)
+		if l, err := ve.line(); err != nil || l != "ready" {
+			return fmt.Errorf("echoing viewer: %q, %v", l, err)
+		}
+	}
+	if err := waitPairedRaw(host); err != nil {
+		return err
 	}
 	slice := f.duration / time.Duration(f.runs)
 	res := singleResult{Mode: f.mode, Size: f.size, Runs: f.runs}
@@ -149,20 +168,16 @@ func runSingle(f *relayFlags, bin string) error {
 			res.RelayCPUPer = float64(cpu.Microseconds()) / float64(msgs)
 		}
 	} else {
-		direct, err := wsDial(daddr, "/echo")
+		echo, eaddr, err := startEcho()
+		if err != nil {
+			return err
+		}
+		defer echo.stop(os.Kill)
+		direct, err := wsDial(eaddr, "/echo")
 		if err != nil {
 			return err
 		}
 		defer direct.close()
-		go func() { // the viewer echoes
-			for {
-				op, p, err := viewer.read()
-				if err != nil {
-					return
-				}
-				viewer.write(op, p)
-			}
-		}()
 		var rh, dh latCounts
 		for range f.runs {
 			rh.merge(pingPong(host, f.size, slice/2).sparse())
@@ -244,4 +259,33 @@ func pingPong(c *wsConn, size int, d time.Duration) *latHist {
 		h.add(time.Since(t0))
 	}
 	return h
+}
+
+// viewerEcho joins a session as its viewer and sends every message back.
+func viewerEcho(f *relayFlags) error {
+	sess, err := proto.ParseSessionID(f.viewerEcho)
+	if err != nil {
+		return err
+	}
+	seed, err := os.ReadFile(f.wp.KeyFile)
+	if err != nil {
+		return err
+	}
+	c, err := connectRelay(workerParams{RelayAddr: f.wp.RelayAddr, RelayID: benchRelayID}, ed25519.NewKeyFromSeed(seed), sess, proto.RoleViewer)
+	if err != nil {
+		return err
+	}
+	fmt.Println("ready")
+	if err := waitPairedRaw(c); err != nil {
+		return err
+	}
+	for {
+		op, p, err := c.read()
+		if err != nil {
+			return nil
+		}
+		if err := c.write(op, p); err != nil {
+			return nil
+		}
+	}
 }
