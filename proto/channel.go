@@ -465,12 +465,16 @@ func (c *Channel) waitSpace(ctx context.Context, n int) error {
 	}
 }
 
+// lockWrite takes the write semaphore; it gives up when ctx ends or the
+// channel is closed.
 func (c *Channel) lockWrite(ctx context.Context) error {
 	select {
 	case c.wmu <- struct{}{}:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-c.closing:
+		return c.terminalErr()
 	}
 }
 
@@ -479,6 +483,11 @@ func (c *Channel) unlockWrite() { <-c.wmu }
 // writeLocked seals and writes one record on g, preceded by a REKEY when
 // the epoch is due. The caller holds wmu. A failure breaks g.
 func (c *Channel) writeLocked(g *connGen, typ recordType, prefix, body []byte) error {
+	return c.writeLockedCtx(c.ctx, g, typ, prefix, body)
+}
+
+// writeLockedCtx is writeLocked with the transport write bounded by ctx.
+func (c *Channel) writeLockedCtx(ctx context.Context, g *connGen, typ recordType, prefix, body []byte) error {
 	if g.broken() {
 		return g.err
 	}
@@ -489,7 +498,7 @@ func (c *Channel) writeLocked(g *connGen, typ recordType, prefix, body []byte) e
 			c.breakConn(g, err)
 			return err
 		}
-		if err := g.conn.WriteMsg(c.ctx, c.wbuf); err != nil {
+		if err := g.conn.WriteMsg(ctx, c.wbuf); err != nil {
 			err = c.transportErr(err)
 			c.breakConn(g, err)
 			return err
@@ -505,7 +514,7 @@ func (c *Channel) writeLocked(g *connGen, typ recordType, prefix, body []byte) e
 		c.breakConn(g, err)
 		return err
 	}
-	if err := g.conn.WriteMsg(c.ctx, c.wbuf); err != nil {
+	if err := g.conn.WriteMsg(ctx, c.wbuf); err != nil {
 		err = c.transportErr(err)
 		c.breakConn(g, err)
 		return err
@@ -603,8 +612,13 @@ func (c *Channel) Recv(ctx context.Context) ([]byte, error) {
 	}
 }
 
-// Close sends an authenticated CLOSE with reason (if connected), ends the
-// channel and waits for its goroutines. It is idempotent. A channel
+// closeGrace bounds how long Close tries to send its CLOSE record (behind
+// other writers, through a back-pressured transport).
+const closeGrace = 5 * time.Second
+
+// Close sends an authenticated CLOSE with reason (if connected, within
+// ctx and at most 5 s), ends the channel and waits for its goroutines,
+// interrupting blocked reads and writes. It is idempotent. A channel
 // closed while interrupted cannot tell the peer, which sees an
 // interruption and fails to resume.
 func (c *Channel) Close(ctx context.Context, reason CloseReason) error {
@@ -613,18 +627,20 @@ func (c *Channel) Close(ctx context.Context, reason CloseReason) error {
 	c.mu.Unlock()
 	var err error
 	if !already {
-		if err = c.lockWrite(ctx); err == nil {
+		cctx, cancel := context.WithTimeout(ctx, closeGrace)
+		if err = c.lockWrite(cctx); err == nil {
 			c.mu.Lock()
 			g := c.gen
 			c.mu.Unlock()
 			if !g.broken() {
-				err = c.writeLocked(g, recClose, []byte{byte(reason)}, nil)
+				err = c.writeLockedCtx(cctx, g, recClose, []byte{byte(reason)}, nil)
 			}
 			c.setTerminal(&CloseError{Reason: reason})
 			c.unlockWrite()
 		} else {
 			c.setTerminal(&CloseError{Reason: reason})
 		}
+		cancel()
 		c.log.Info("channel closed", "reason", reason.String())
 	}
 	c.shutdown()
@@ -642,10 +658,11 @@ func (c *Channel) shutdown() {
 	c.mu.Unlock()
 	c.breakConn(g, c.terminalErr())
 	c.wg.Wait()
-	if c.lockWrite(context.Background()) == nil {
-		c.tx.wipe()
-		c.unlockWrite()
-	}
+	// Writers holding wmu return quickly now that the context is
+	// cancelled and the transport closed.
+	c.wmu <- struct{}{}
+	c.tx.wipe()
+	c.unlockWrite()
 	c.mu.Lock()
 	c.resume.wipe()
 	c.mu.Unlock()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -333,5 +334,49 @@ func TestChannelNoGoroutineLeak(t *testing.T) {
 	if n := runtime.NumGoroutine(); n > before {
 		buf := make([]byte, 1<<16)
 		t.Fatalf("%d goroutines before, %d after:\n%s", before, n, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// stuckConn is a transport whose writes block (a relay applying
+// backpressure forever) once stuck is set.
+type stuckConn struct {
+	MsgConn
+	stuck atomic.Bool
+}
+
+func (c *stuckConn) WriteMsg(ctx context.Context, p []byte) error {
+	if c.stuck.Load() {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return c.MsgConn.WriteMsg(ctx, p)
+}
+
+// TestCloseWithStuckTransport: Close returns (within its ctx) even while
+// a Send is blocked in the transport, and the blocked Send returns too.
+func TestCloseWithStuckTransport(t *testing.T) {
+	s := NewTestSetupForTest(t, ModeSupport, t.Name())
+	hc, vc := Pipe()
+	sc := &stuckConn{MsgConn: vc}
+	r := HandshakeForTest(context.Background(), s, hc, sc)
+	if r.HostErr != nil || r.ViewerErr != nil {
+		t.Fatal(r.HostErr, r.ViewerErr)
+	}
+	defer r.Host.Close(context.Background(), CloseNormal)
+	sc.stuck.Store(true)
+	sent := make(chan error, 1)
+	go func() { sent <- r.Viewer.Send(context.Background(), []byte("stuck"), true) }()
+	time.Sleep(20 * time.Millisecond) // let Send block in WriteMsg
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	r.Viewer.Close(ctx, CloseUser)
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Close took %v with a stuck transport", d)
+	}
+	select {
+	case <-sent:
+	case <-time.After(2 * time.Second):
+		t.Error("the blocked Send did not return after Close")
 	}
 }
