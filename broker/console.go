@@ -784,7 +784,7 @@ func (s *Server) consoleAuditExport(w http.ResponseWriter, r *http.Request, u *U
 func (s *Server) consoleView(w http.ResponseWriter, r *http.Request) {
 	b, err := fs.ReadFile(web.Static(), "view.html")
 	if err != nil {
-		s.message(w, r, http.StatusNotFound, "Browser viewer", "This broker was built without the browser viewer. Use the native viewer (deskway-viewer).")
+		s.message(w, r, http.StatusOK, "Browser viewer", "This broker was built without the browser viewer. Use the native viewer (deskway-viewer).")
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")

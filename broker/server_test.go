@@ -5,9 +5,12 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -32,6 +35,16 @@ type testBroker struct {
 	st     Store
 	cancel context.CancelFunc
 	done   chan struct{}
+
+	reqMu sync.Mutex
+	reqs  []string // every request URI the broker served
+}
+
+// requests returns the URIs of the requests the broker served so far.
+func (b *testBroker) requests() []string {
+	b.reqMu.Lock()
+	defer b.reqMu.Unlock()
+	return slices.Clone(b.reqs)
 }
 
 // startBroker starts a broker on st. mod may change the configuration.
@@ -39,11 +52,18 @@ type testBroker struct {
 func startBroker(t testing.TB, st Store, l net.Listener, mod func(*Config)) *testBroker {
 	t.Helper()
 	var h atomic.Pointer[http.Handler]
-	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*h.Load()).ServeHTTP(w, r) }))
+	b := &testBroker{t: t, done: make(chan struct{})}
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b.reqMu.Lock()
+		b.reqs = append(b.reqs, r.RequestURI)
+		b.reqMu.Unlock()
+		(*h.Load()).ServeHTTP(w, r)
+	}))
 	if l != nil {
 		ts.Listener.Close()
 		ts.Listener = l
 	}
+	ts.Config.ErrorLog = log.New(t.Output(), "", 0)
 	ts.StartTLS()
 	cfg := Config{
 		Store:              st,
@@ -67,7 +87,7 @@ func startBroker(t testing.TB, st Store, l net.Listener, mod func(*Config)) *tes
 	handler := srv.Handler()
 	h.Store(&handler)
 	ctx, cancel := context.WithCancel(context.Background())
-	b := &testBroker{t: t, srv: srv, ts: ts, url: ts.URL, st: st, cancel: cancel, done: make(chan struct{})}
+	b.srv, b.ts, b.url, b.st, b.cancel = srv, ts, ts.URL, st, cancel
 	go func() {
 		srv.Run(ctx)
 		close(b.done)
