@@ -26,6 +26,8 @@ type Decoder struct {
 
 	cache *tileCache
 	marks *markDict
+	mm    markModel
+	rc    rcDecoder
 
 	ent  streamDecoder
 	secs [numSections]rbuf
@@ -154,6 +156,7 @@ func (d *Decoder) keyframe(r *rbuf) error {
 		d.cache.lru = newLRU(ct, ct)
 	}
 	d.marks = newMarkDict(ms, mp, false)
+	d.mm.reset()
 	d.synced = false
 	return nil
 }
@@ -314,6 +317,7 @@ func (d *Decoder) applyMarks(ms, px *rbuf) error {
 	n := ms.intn(len(ms.b), "mark count")
 	prevX, prevB := 0, 0
 	slots := len(d.marks.w)
+	coding := false
 	for i := 0; i < n; i++ {
 		ref := ms.intn(slots, "mark slot")
 		dx := ms.sint(1<<16, "mark dx")
@@ -323,28 +327,18 @@ func (d *Decoder) applyMarks(ms, px *rbuf) error {
 		}
 		var s int32
 		if ref == 0 {
-			w, h := int(px.byte())+1, int(px.byte())+1
-			nc := int(px.byte()) + 1
-			if px.err != nil {
-				return px.err
+			if len(px.b) == 0 {
+				return corruptf("mark %d: new mark without data", i)
 			}
-			if w > maxMarkSide || h > maxMarkSide {
-				return corruptf("mark %d: size %dx%d exceeds %d", i, w, h, maxMarkSide)
+			if !coding {
+				d.rc.init(px.b)
+				px.off = len(px.b)
+				coding = true
 			}
-			var pal [256]uint32
-			for k := 1; k <= nc; k++ {
-				pal[k] = px.rgb()
-			}
-			idx := px.bytes(w * h)
-			if px.err != nil {
-				return px.err
-			}
-			d.markPix = d.markPix[:0]
-			for _, v := range idx {
-				if int(v) > nc {
-					return corruptf("mark %d: colour index %d of %d", i, v, nc)
-				}
-				d.markPix = append(d.markPix, pal[v])
+			var w, h int
+			d.markPix, w, h = d.mm.decode(&d.rc, d.markPix)
+			if d.rc.overrun() {
+				return corruptf("mark %d: mark data truncated", i)
 			}
 			s = d.marks.add(d.markPix, w, h, 0)
 		} else {

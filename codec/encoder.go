@@ -36,6 +36,8 @@ type Encoder struct {
 
 	cache *tileCache
 	marks *markDict
+	mm    markModel
+	rc    rcEncoder
 
 	ent *streamEncoder
 
@@ -160,6 +162,7 @@ func (e *Encoder) reset() {
 	}
 	e.cache = newTileCache(e.opts.CacheTiles, true)
 	e.marks = newMarkDict(e.opts.MarkSlots, e.opts.MarkPixels, true)
+	e.mm.reset()
 	e.ent.reset()
 }
 

@@ -18,9 +18,10 @@ type markCand struct {
 	hash       uint64
 }
 
-// Shapes are cut from changed pixels only (except in keyframes, where the
-// black start screen is no real content): a letter typed next to others
-// is a mark of its own, not a new mark for the whole word.
+// A shape is seeded only at a changed pixel (in keyframes every pixel
+// counts: the black start screen is no real content), but takes in every
+// connected non-background pixel, so a glyph redrawn over another is the
+// whole new glyph, not the difference.
 
 // minMarkPixels is the smallest shape worth a dictionary entry.
 const minMarkPixels = 2
@@ -59,6 +60,8 @@ func (e *Encoder) codeMarks() {
 	})
 	ms, px := &e.sec[secMarks], &e.sec[secMarkPx]
 	ms.uvarint(uint64(len(e.cands)))
+	e.rc.init(px.b[:0])
+	newMarks := 0
 	prevX, prevB := 0, 0
 	for _, c := range e.cands {
 		pix := e.candPix[c.off : c.off+c.w*c.h]
@@ -69,37 +72,16 @@ func (e *Encoder) codeMarks() {
 		} else {
 			e.marks.add(pix, c.w, c.h, c.hash)
 			ms.uvarint(0)
-			e.writeMark(px, pix, c.w, c.h)
+			e.mm.encode(&e.rc, pix, c.w, c.h)
+			newMarks++
 			e.stats.MarksNew++
 		}
 		ms.svarint(int64(c.x - prevX))
 		ms.svarint(int64(c.y + c.h - prevB))
 		prevX, prevB = c.x, c.y+c.h
 	}
-}
-
-// writeMark sends a new mark: size, palette (by falling count), indices.
-func (e *Encoder) writeMark(px *wbuf, pix []uint32, w, h int) {
-	e.cc.reset()
-	for _, p := range pix {
-		if p != 0 {
-			e.cc.add(p)
-		}
-	}
-	var idx [256]uint8
-	e.pal = e.cc.sorted(e.pal, &idx)
-	px.byte(uint8(w - 1))
-	px.byte(uint8(h - 1))
-	px.byte(uint8(len(e.pal) - 1))
-	for _, c := range e.pal {
-		px.rgb(c)
-	}
-	for _, p := range pix {
-		if p == 0 {
-			px.byte(0)
-		} else {
-			px.byte(idx[e.cc.slot(p)])
-		}
+	if newMarks > 0 {
+		px.b = e.rc.finish()
 	}
 }
 
@@ -121,7 +103,7 @@ func (e *Encoder) flood(seed int, bg uint32) {
 		for ny := max(y-1, 0); ny <= min(y+1, e.h-1); ny++ {
 			for nx := max(x-1, 0); nx <= min(x+1, e.w-1); nx++ {
 				q := ny*e.w + nx
-				if e.stamp[q] >= e.gen || e.cur[q] == bg || (e.cur[q] == e.rec[q] && !e.key) {
+				if e.stamp[q] >= e.gen || e.cur[q] == bg {
 					continue
 				}
 				t := (ny/tileSize)*e.tw + nx/tileSize

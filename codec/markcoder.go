@@ -1,0 +1,210 @@
+package codec
+
+// New marks are coded with the range coder and a context model that both
+// ends keep from keyframe to keyframe, like JBIG2's generic regions:
+//
+//   - size: w-1 and h-1 as 6-bit trees;
+//   - for each pixel in raster order, "ink or not" with a context of the
+//     eight nearest pixels already coded (W, WW, NW, N, NE, NN, NWW, NEE);
+//   - for each ink pixel, its colour: "same as W", else "same as N", else
+//     its place in a move-to-front list of the 63 most recent colours,
+//     else (escape) the colour itself, channel by channel.
+//
+// Glyphs of one font and colour thus cost a fraction of a bit per
+// background pixel and a few bits per edge pixel.
+
+import "slices"
+
+const mtfSize = 63
+
+type markModel struct {
+	size    [2][64]prob
+	ink     [256]prob
+	eqW     [5][3]prob
+	eqN     [5][2]prob
+	mtf     [5][64]prob
+	lit     [3][256]prob
+	recent  [mtfSize]uint32
+	nrecent int
+}
+
+func (m *markModel) reset() {
+	initProbs(m.size[0][:])
+	initProbs(m.size[1][:])
+	initProbs(m.ink[:])
+	for i := range m.mtf {
+		initProbs(m.eqW[i][:])
+		initProbs(m.eqN[i][:])
+		initProbs(m.mtf[i][:])
+	}
+	for i := range m.lit {
+		initProbs(m.lit[i][:])
+	}
+	m.nrecent = 0
+}
+
+// inkCtx is the context of pixel (x, y) of a w x h mark.
+func inkCtx(pix []uint32, w, x, y int) int {
+	at := func(dx, dy int) int {
+		xx, yy := x+dx, y+dy
+		if xx < 0 || yy < 0 || xx >= w {
+			return 0
+		}
+		if pix[yy*w+xx] != 0 {
+			return 1
+		}
+		return 0
+	}
+	return at(-1, 0) | at(-2, 0)<<1 | at(-1, -1)<<2 | at(0, -1)<<3 |
+		at(1, -1)<<4 | at(0, -2)<<5 | at(-2, -1)<<6 | at(2, -1)<<7
+}
+
+// inkCount is the number of ink pixels among W, NW, N and NE in an ink
+// context: colours are conditioned on it (edges are anti-aliased).
+func inkCount(ctx int) int {
+	return ctx&1 + ctx>>2&1 + ctx>>3&1 + ctx>>4&1
+}
+
+// neighbours returns the colours of the W and N pixels (0 if clear or
+// outside the mark).
+func neighbours(pix []uint32, w, x, y int) (cw, cn uint32) {
+	if x > 0 {
+		cw = pix[y*w+x-1]
+	}
+	if y > 0 {
+		cn = pix[(y-1)*w+x]
+	}
+	return cw, cn
+}
+
+// touch moves c to the front of the recent colours.
+func (m *markModel) touch(c uint32) {
+	i := 0
+	for i < m.nrecent && m.recent[i] != c {
+		i++
+	}
+	if i == m.nrecent {
+		if m.nrecent < mtfSize {
+			m.nrecent++
+		} else {
+			i = mtfSize - 1
+		}
+	}
+	copy(m.recent[1:i+1], m.recent[:i])
+	m.recent[0] = c
+}
+
+func (m *markModel) encode(e *rcEncoder, pix []uint32, w, h int) {
+	e.tree(m.size[0][:], 6, w-1)
+	e.tree(m.size[1][:], 6, h-1)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			c := pix[y*w+x]
+			ink := 0
+			if c != 0 {
+				ink = 1
+			}
+			ctx := inkCtx(pix, w, x, y)
+			e.bit(&m.ink[ctx], ink)
+			if c == 0 {
+				continue
+			}
+			cw, cn := neighbours(pix, w, x, y)
+			m.encodeColor(e, c, cw, cn, inkCount(ctx))
+		}
+	}
+}
+
+func (m *markModel) encodeColor(e *rcEncoder, c, cw, cn uint32, k int) {
+	defer m.touch(c)
+	if cw != 0 {
+		ctx := 0
+		if cn != 0 {
+			ctx = 1
+			if cn == cw {
+				ctx = 2
+			}
+		}
+		if c == cw {
+			e.bit(&m.eqW[k][ctx], 1)
+			return
+		}
+		e.bit(&m.eqW[k][ctx], 0)
+	}
+	if cn != 0 && cn != cw {
+		ctx := 0
+		if cw != 0 {
+			ctx = 1
+		}
+		if c == cn {
+			e.bit(&m.eqN[k][ctx], 1)
+			return
+		}
+		e.bit(&m.eqN[k][ctx], 0)
+	}
+	i := 0
+	for i < m.nrecent && m.recent[i] != c {
+		i++
+	}
+	if i < m.nrecent {
+		e.tree(m.mtf[k][:], 6, i)
+		return
+	}
+	e.tree(m.mtf[k][:], 6, mtfSize)
+	e.tree(m.lit[0][:], 8, int(c&0xff))
+	e.tree(m.lit[1][:], 8, int(c>>8&0xff))
+	e.tree(m.lit[2][:], 8, int(c>>16&0xff))
+}
+
+// decode reads one mark into pix (grown as needed) and returns it with
+// its size. Sizes are at most 64x64 by construction.
+func (m *markModel) decode(d *rcDecoder, pix []uint32) ([]uint32, int, int) {
+	w := d.tree(m.size[0][:], 6) + 1
+	h := d.tree(m.size[1][:], 6) + 1
+	pix = slices.Grow(pix[:0], w*h)[:w*h]
+	clear(pix)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			ctx := inkCtx(pix, w, x, y)
+			if d.bit(&m.ink[ctx]) == 0 {
+				continue
+			}
+			cw, cn := neighbours(pix, w, x, y)
+			pix[y*w+x] = m.decodeColor(d, cw, cn, inkCount(ctx))
+		}
+	}
+	return pix, w, h
+}
+
+func (m *markModel) decodeColor(d *rcDecoder, cw, cn uint32, k int) (c uint32) {
+	defer func() { m.touch(c) }()
+	if cw != 0 {
+		ctx := 0
+		if cn != 0 {
+			ctx = 1
+			if cn == cw {
+				ctx = 2
+			}
+		}
+		if d.bit(&m.eqW[k][ctx]) == 1 {
+			return cw
+		}
+	}
+	if cn != 0 && cn != cw {
+		ctx := 0
+		if cw != 0 {
+			ctx = 1
+		}
+		if d.bit(&m.eqN[k][ctx]) == 1 {
+			return cn
+		}
+	}
+	i := d.tree(m.mtf[k][:], 6)
+	if i < m.nrecent {
+		return m.recent[i]
+	}
+	r := d.tree(m.lit[0][:], 8)
+	g := d.tree(m.lit[1][:], 8)
+	b := d.tree(m.lit[2][:], 8)
+	return uint32(r) | uint32(g)<<8 | uint32(b)<<16 | opaque
+}

@@ -1,0 +1,140 @@
+package codec
+
+// A binary adaptive range coder (the one of LZMA: 11-bit probabilities,
+// shift-5 adaptation, carry propagation through a cache byte). The
+// probabilities live in models that persist from keyframe to keyframe on
+// both ends; each update's coded bytes are flushed on their own.
+
+const (
+	probBits  = 11
+	probInit  = 1 << (probBits - 1)
+	probShift = 5
+	rcTop     = 1 << 24
+)
+
+type prob uint16
+
+type rcEncoder struct {
+	low       uint64
+	rng       uint32
+	cache     byte
+	cacheSize int64
+	out       []byte
+}
+
+func (e *rcEncoder) init(out []byte) {
+	*e = rcEncoder{rng: 0xFFFFFFFF, cacheSize: 1, out: out}
+}
+
+func (e *rcEncoder) shiftLow() {
+	if uint32(e.low) < 0xFF000000 || e.low >= 1<<32 {
+		carry := byte(e.low >> 32)
+		c := e.cache
+		for {
+			e.out = append(e.out, c+carry)
+			c = 0xFF
+			if e.cacheSize--; e.cacheSize == 0 {
+				break
+			}
+		}
+		e.cache = byte(e.low >> 24)
+	}
+	e.cacheSize++
+	e.low = (e.low & 0x00FFFFFF) << 8
+}
+
+func (e *rcEncoder) bit(p *prob, b int) {
+	bound := (e.rng >> probBits) * uint32(*p)
+	if b == 0 {
+		e.rng = bound
+		*p += (1<<probBits - *p) >> probShift
+	} else {
+		e.low += uint64(bound)
+		e.rng -= bound
+		*p -= *p >> probShift
+	}
+	for e.rng < rcTop {
+		e.rng <<= 8
+		e.shiftLow()
+	}
+}
+
+// tree codes the low n bits of v, high bit first, with 1<<n models.
+func (e *rcEncoder) tree(ps []prob, n int, v int) {
+	m := 1
+	for i := n - 1; i >= 0; i-- {
+		b := v >> i & 1
+		e.bit(&ps[m], b)
+		m = m<<1 | b
+	}
+}
+
+func (e *rcEncoder) finish() []byte {
+	for range 5 {
+		e.shiftLow()
+	}
+	return e.out
+}
+
+// rcDecoder reads what rcEncoder wrote. Reading past the end yields
+// zeros: a truncated or hostile input decodes to bounded garbage, which
+// the callers' checks then reject or paint.
+type rcDecoder struct {
+	code, rng uint32
+	in        []byte
+	pos       int
+}
+
+func (d *rcDecoder) init(in []byte) {
+	*d = rcDecoder{rng: 0xFFFFFFFF, in: in}
+	for range 5 {
+		d.code = d.code<<8 | uint32(d.next())
+	}
+}
+
+func (d *rcDecoder) next() byte {
+	if d.pos >= len(d.in) {
+		d.pos++
+		return 0
+	}
+	b := d.in[d.pos]
+	d.pos++
+	return b
+}
+
+// overrun reports whether the decoder read past its input (beyond the
+// bytes the encoder's flush adds).
+func (d *rcDecoder) overrun() bool { return d.pos > len(d.in) }
+
+func (d *rcDecoder) bit(p *prob) int {
+	bound := (d.rng >> probBits) * uint32(*p)
+	var b int
+	if d.code < bound {
+		d.rng = bound
+		*p += (1<<probBits - *p) >> probShift
+	} else {
+		d.code -= bound
+		d.rng -= bound
+		*p -= *p >> probShift
+		b = 1
+	}
+	for d.rng < rcTop {
+		d.rng <<= 8
+		d.code = d.code<<8 | uint32(d.next())
+	}
+	return b
+}
+
+func (d *rcDecoder) tree(ps []prob, n int) int {
+	m := 1
+	for range n {
+		m = m<<1 | d.bit(&ps[m])
+	}
+	return m - 1<<n
+}
+
+func initProbs(ps []prob) {
+	for i := range ps {
+		ps[i] = probInit
+	}
+}
