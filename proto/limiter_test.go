@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"math"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -368,4 +371,66 @@ func TestCodeDiesAfterThree(t *testing.T) {
 	if f := lim.State().Failures; f != 200 {
 		t.Errorf("failures = %d, want 200", f)
 	}
+}
+
+// TestBruteForceMonteCarlo (SECURITY.md §6 row 5): with the secret space
+// shrunk to 100 (the attacker knows all but two digits) and the support
+// policy (3 attempts per code), an attacker who tries 3 distinct guesses
+// through real handshakes succeeds for about 3 % of the codes: one guess
+// per attempt, nothing more.
+func TestBruteForceMonteCarlo(t *testing.T) {
+	codes := 300
+	if testing.Short() || runtime.GOOS == "js" {
+		codes = 100
+	}
+	rng := NewDetRandForTest(t.Name())
+	digit2 := func() int {
+		var b [1]byte
+		for {
+			io.ReadFull(rng, b[:])
+			if b[0] < 200 {
+				return int(b[0]) % 100
+			}
+		}
+	}
+	wins := 0
+	for i := range codes {
+		secret := digit2()
+		s := NewTestSetupForTest(t, ModeSupport, fmt.Sprint("mc", i))
+		s.Host.Logger, s.Viewer.Logger = nil, nil
+		s.Host.Code, _ = ParseSupportCode(fmt.Sprintf("123-4567%02d", secret))
+		tried := map[int]bool{}
+		for attempt := 0; attempt < 4; attempt++ {
+			g := digit2()
+			for tried[g] {
+				g = digit2()
+			}
+			tried[g] = true
+			s.Viewer.Code, _ = ParseSupportCode(fmt.Sprintf("123-4567%02d", g))
+			hc, vc := Pipe()
+			r := HandshakeForTest(context.Background(), s, hc, vc)
+			if attempt == 3 {
+				if r.HostErr == nil || !errors.Is(r.ViewerErr, ErrCodeExhausted) {
+					t.Fatalf("code %d: 4th attempt: %v / %v, want ErrCodeExhausted", i, r.HostErr, r.ViewerErr)
+				}
+				break
+			}
+			if r.HostErr == nil {
+				if g != secret {
+					t.Fatalf("code %d: guess %02d accepted for secret %02d", i, g, secret)
+				}
+				wins++
+				r.Host.Close(context.Background(), CloseNormal)
+				r.Viewer.Close(context.Background(), CloseNormal)
+				break
+			}
+		}
+	}
+	// Binomial(codes, 0.03); 99.9 % bound: mean + 3.3 sd.
+	mean := 0.03 * float64(codes)
+	limit := mean + 3.3*math.Sqrt(mean*0.97)
+	if float64(wins) > limit {
+		t.Errorf("attacker won %d of %d codes, want about %.0f (≤ %.0f)", wins, codes, mean, limit)
+	}
+	t.Logf("secret space 100, 3 attempts per code: attacker won %d of %d codes (expected %.1f)", wins, codes, mean)
 }
