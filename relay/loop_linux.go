@@ -373,12 +373,13 @@ func (l *loop) run() {
 			}
 		}
 	}()
+	done := false
+	poll := func(uintptr) bool { // made once: a closure per wake-up would allocate
+		done = l.poll()
+		return done
+	}
 	for {
-		done := false
-		err := rc.Read(func(uintptr) bool {
-			done = l.poll()
-			return done
-		})
+		err := rc.Read(poll)
 		if done || err != nil {
 			if err != nil {
 				l.s.log.Error("relay: epoll", "err", err)
