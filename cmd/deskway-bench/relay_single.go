@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -63,24 +62,7 @@ func runSingle(f *relayFlags, bin string) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/echo", echoHandler)
 	mux.HandleFunc("/sink", func(w http.ResponseWriter, r *http.Request) {
-		key := r.Header.Get("Sec-WebSocket-Key")
-		nc, brw, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			return
-		}
-		io.WriteString(nc, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "+
-			wsAccept(key)+"\r\n\r\n")
-		c := &wsConn{nc: nc, br: brw.Reader}
-		go func() {
-			defer nc.Close()
-			for {
-				_, p, err := c.read()
-				if err != nil {
-					return
-				}
-				sunk.Add(int64(len(p)))
-			}
-		}()
+		wsServe(w, r, func(_ *wsConn, _ byte, p []byte) error { sunk.Add(int64(len(p))); return nil })
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

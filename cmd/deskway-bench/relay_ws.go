@@ -173,10 +173,9 @@ func (c *wsConn) read() (op byte, p []byte, err error) {
 
 func (c *wsConn) close() { c.nc.Close() }
 
-// echoHandler is the direct path: a WebSocket server that sends every
-// message back, one goroutine per connection, the same framing code as
-// the load generator.
-func echoHandler(w http.ResponseWriter, r *http.Request) {
+// wsServe upgrades the request and runs serve on the connection in a
+// goroutine of its own, with each message the client sends.
+func wsServe(w http.ResponseWriter, r *http.Request, serve func(c *wsConn, op byte, p []byte) error) {
 	key := r.Header.Get("Sec-WebSocket-Key")
 	nc, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
@@ -189,14 +188,18 @@ func echoHandler(w http.ResponseWriter, r *http.Request) {
 		defer nc.Close()
 		for {
 			op, p, err := c.read()
-			if err != nil {
-				return
-			}
-			if err := c.write(op, p); err != nil {
+			if err != nil || serve(c, op, p) != nil {
 				return
 			}
 		}
 	}()
+}
+
+// echoHandler is the direct path: a WebSocket server that sends every
+// message back, one goroutine per connection, the same framing code as
+// the load generator.
+func echoHandler(w http.ResponseWriter, r *http.Request) {
+	wsServe(w, r, func(c *wsConn, op byte, p []byte) error { return c.write(op, p) })
 }
 
 func wsAccept(key string) string {
