@@ -247,29 +247,10 @@ func AcceptHost(ctx context.Context, conn MsgConn, cfg HostConfig) (*Channel, er
 		conn.Close()
 		return nil, err
 	}
-	opts := cfg.Options.withDefaults()
-	hctx, cancel := context.WithTimeout(ctx, opts.HandshakeTimeout)
-	defer cancel()
-	r := randOrDefault(cfg.Rand)
-	log := loggerOrDiscard(cfg.Logger).With("session", cfg.SessionID.String(), "role", "host")
-	h := &hostHandshake{cfg: &cfg, conn: conn, rand: r, log: log}
-	res, err := h.run(hctx)
-	if err != nil {
-		sendAbort(hctx, conn, err)
-		conn.Close()
-		log.Info("handshake failed", "stage", h.stage, "err", err)
-		return nil, &HandshakeError{Role: RoleHost, Stage: h.stage, Remote: isAbort(err), Err: err}
-	}
-	c := newChannel(RoleHost, conn, res, opts, r, log, cfg.SessionID, cfg.Static)
-	c.trust = res.trusted
-	if err := c.sasHost(hctx); err != nil {
-		sendAbort(hctx, conn, err)
-		c.abandon()
-		return nil, &HandshakeError{Role: RoleHost, Stage: "sas", Remote: isAbort(err), Err: err}
-	}
-	c.startGen(c.gen)
-	log.Info("channel open", "peer", c.peer, "trusted", c.trust)
-	return c, nil
+	return establish(ctx, conn, RoleHost, channelSetup{cfg.Options, cfg.Rand, cfg.Logger, cfg.SessionID, cfg.Static},
+		func(r io.Reader, log *slog.Logger) handshaker {
+			return &hostHandshake{cfg: &cfg, conn: conn, rand: r, log: log}
+		}, nil)
 }
 
 // DialViewer runs dw/1 as the viewer on conn: the PAKE, Noise XXpsk0
@@ -283,40 +264,80 @@ func DialViewer(ctx context.Context, conn MsgConn, cfg ViewerConfig) (*Channel, 
 		conn.Close()
 		return nil, err
 	}
-	opts := cfg.Options.withDefaults()
+	pin := func(c *Channel) error {
+		if cfg.Pins == nil {
+			return nil
+		}
+		_, ok, err := cfg.Pins.Lookup(cfg.HostID)
+		if err != nil {
+			return err
+		}
+		c.pin = PinMatched // the handshake already refused a mismatch
+		if !ok {
+			c.pin = PinNew
+			return cfg.Pins.Pin(cfg.HostID, c.peer.Fingerprint())
+		}
+		return nil
+	}
+	return establish(ctx, conn, RoleViewer, channelSetup{cfg.Options, cfg.Rand, cfg.Logger, cfg.SessionID, cfg.Static},
+		func(r io.Reader, log *slog.Logger) handshaker {
+			return &viewerHandshake{cfg: &cfg, conn: conn, rand: r, log: log}
+		}, pin)
+}
+
+// handshaker is one side of the dw/1 handshake.
+type handshaker interface {
+	run(ctx context.Context) (*handshakeResult, error)
+	stageName() string
+}
+
+func (h *hostHandshake) stageName() string   { return h.stage }
+func (v *viewerHandshake) stageName() string { return v.stage }
+
+// channelSetup is what both configurations have in common.
+type channelSetup struct {
+	opts   ChannelOptions
+	rand   io.Reader
+	logger *slog.Logger
+	sid    SessionID
+	static StaticPrivate
+}
+
+// establish runs the handshake, the SAS and finish (the viewer's pinning)
+// under one timeout and starts the channel.
+func establish(ctx context.Context, conn MsgConn, role Role, cs channelSetup, newHS func(io.Reader, *slog.Logger) handshaker, finish func(*Channel) error) (*Channel, error) {
+	opts := cs.opts.withDefaults()
 	hctx, cancel := context.WithTimeout(ctx, opts.HandshakeTimeout)
 	defer cancel()
-	r := randOrDefault(cfg.Rand)
-	log := loggerOrDiscard(cfg.Logger).With("session", cfg.SessionID.String(), "role", "viewer")
-	v := &viewerHandshake{cfg: &cfg, conn: conn, rand: r, log: log}
-	res, err := v.run(hctx)
+	r := randOrDefault(cs.rand)
+	log := loggerOrDiscard(cs.logger).With("session", cs.sid.String(), "role", role.String())
+	h := newHS(r, log)
+	res, err := h.run(hctx)
 	if err != nil {
 		sendAbort(hctx, conn, err)
 		conn.Close()
-		log.Info("handshake failed", "stage", v.stage, "err", err)
-		return nil, &HandshakeError{Role: RoleViewer, Stage: v.stage, Remote: isAbort(err), Err: err}
+		log.Info("handshake failed", "stage", h.stageName(), "err", err)
+		return nil, &HandshakeError{Role: role, Stage: h.stageName(), Remote: isAbort(err), Err: err}
 	}
-	c := newChannel(RoleViewer, conn, res, opts, r, log, cfg.SessionID, cfg.Static)
-	if err := c.sasViewer(hctx); err != nil {
+	c := newChannel(role, conn, res, opts, r, log, cs.sid, cs.static)
+	c.trust = res.trusted
+	sas := c.sasHost
+	if role == RoleViewer {
+		sas = c.sasViewer
+	}
+	if err := sas(hctx); err != nil {
 		sendAbort(hctx, conn, err)
 		c.abandon()
-		return nil, &HandshakeError{Role: RoleViewer, Stage: "sas", Remote: isAbort(err), Err: err}
+		return nil, &HandshakeError{Role: role, Stage: "sas", Remote: isAbort(err), Err: err}
 	}
-	if cfg.Pins != nil {
-		_, ok, err := cfg.Pins.Lookup(cfg.HostID)
-		if err == nil && !ok {
-			err = cfg.Pins.Pin(cfg.HostID, c.peer.Fingerprint())
-			c.pin = PinNew
-		} else {
-			c.pin = PinMatched
-		}
-		if err != nil {
+	if finish != nil {
+		if err := finish(c); err != nil {
 			c.abandon()
-			return nil, &HandshakeError{Role: RoleViewer, Stage: "pin", Err: err}
+			return nil, &HandshakeError{Role: role, Stage: "pin", Err: err}
 		}
 	}
 	c.startGen(c.gen)
-	log.Info("channel open", "peer", c.peer, "pin", c.pin.String())
+	log.Info("channel open", "peer", c.peer, "trusted", c.trust, "pin", c.pin.String())
 	return c, nil
 }
 

@@ -12,15 +12,15 @@ import (
 	"github.com/gtank/ristretto255"
 )
 
-// readVectorFile reads a "name: hex" test vector file ('#' comments).
-func readVectorFile(t testing.TB, path string) map[string]string {
+// scanVectorLines calls fn for each "key<sep>value" line of a test vector
+// file, skipping blank lines and '#' comments.
+func scanVectorLines(t testing.TB, path, sep string, fn func(k, v string)) {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	out := map[string]string{}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
@@ -28,15 +28,22 @@ func readVectorFile(t testing.TB, path string) map[string]string {
 		if line == "" || line[0] == '#' {
 			continue
 		}
-		k, v, ok := strings.Cut(line, ":")
+		k, v, ok := strings.Cut(line, sep)
 		if !ok {
 			t.Fatalf("%s: malformed line %q", path, line)
 		}
-		out[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		fn(strings.TrimSpace(k), strings.TrimSpace(v))
 	}
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// readVectorFile reads a "name: hex" test vector file.
+func readVectorFile(t testing.TB, path string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	scanVectorLines(t, path, ":", func(k, v string) { out[k] = v })
 	return out
 }
 

@@ -1,13 +1,11 @@
 package proto
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -36,28 +34,13 @@ type noiseVector struct {
 }
 
 func readNoiseVectors(t *testing.T, path string) []*noiseVector {
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	var out []*noiseVector
 	var cur *noiseVector
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		if !ok {
-			t.Fatalf("malformed line %q", line)
-		}
+	scanVectorLines(t, path, "=", func(k, v string) {
 		if k == "handshake" {
 			cur = &noiseVector{name: v, fields: map[string][]byte{}}
 			out = append(out, cur)
-			continue
+			return
 		}
 		b, err := hex.DecodeString(v)
 		if err != nil {
@@ -74,10 +57,10 @@ func readNoiseVectors(t *testing.T, path string) []*noiseVector {
 			} else {
 				cur.msgs[i].ciphertext = b
 			}
-			continue
+			return
 		}
 		cur.fields[k] = b
-	}
+	})
 	return out
 }
 

@@ -448,34 +448,25 @@ func (l *opaqueServerLogin) wipe() {
 // bytes; the library then checks every element and nonce.
 
 func opaqueDecodeKE1(d *opaque.Deserializer, b []byte) (*message.KE1, error) {
-	if len(b) != opaqueKE1Len {
-		return nil, fmt.Errorf("%w: opaque KE1 is %d bytes, want %d", ErrHandshakeMalformed, len(b), opaqueKE1Len)
-	}
-	m, err := d.KE1(b)
-	if err != nil {
-		return nil, fmt.Errorf("%w: opaque KE1: %v", ErrHandshakeMalformed, err)
-	}
-	return m, nil
+	return opaqueDecode("KE1", b, opaqueKE1Len, d.KE1)
 }
 
 func opaqueDecodeKE2(d *opaque.Deserializer, b []byte) (*message.KE2, error) {
-	if len(b) != opaqueKE2Len {
-		return nil, fmt.Errorf("%w: opaque KE2 is %d bytes, want %d", ErrHandshakeMalformed, len(b), opaqueKE2Len)
-	}
-	m, err := d.KE2(b)
-	if err != nil {
-		return nil, fmt.Errorf("%w: opaque KE2: %v", ErrHandshakeMalformed, err)
-	}
-	return m, nil
+	return opaqueDecode("KE2", b, opaqueKE2Len, d.KE2)
 }
 
 func opaqueDecodeKE3(d *opaque.Deserializer, b []byte) (*message.KE3, error) {
-	if len(b) != opaqueKE3Len {
-		return nil, fmt.Errorf("%w: opaque KE3 is %d bytes, want %d", ErrHandshakeMalformed, len(b), opaqueKE3Len)
+	return opaqueDecode("KE3", b, opaqueKE3Len, d.KE3)
+}
+
+func opaqueDecode[M any](what string, b []byte, want int, decode func([]byte) (M, error)) (M, error) {
+	var zero M
+	if len(b) != want {
+		return zero, fmt.Errorf("%w: opaque %s is %d bytes, want %d", ErrHandshakeMalformed, what, len(b), want)
 	}
-	m, err := d.KE3(b)
+	m, err := decode(b)
 	if err != nil {
-		return nil, fmt.Errorf("%w: opaque KE3: %v", ErrHandshakeMalformed, err)
+		return zero, fmt.Errorf("%w: opaque %s: %v", ErrHandshakeMalformed, what, err)
 	}
 	return m, nil
 }
