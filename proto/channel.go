@@ -514,14 +514,7 @@ func (c *Channel) writeLockedCtx(ctx context.Context, g *connGen, typ recordType
 	}
 	now := c.opts.Clock()
 	if c.tx.needRekey(now) {
-		var err error
-		if c.wbuf, err = c.tx.seal(c.wbuf[:0], recRekey, nil, nil); err != nil {
-			c.breakConn(g, err)
-			return err
-		}
-		if err := g.conn.WriteMsg(ctx, c.wbuf); err != nil {
-			err = c.transportErr(err)
-			c.breakConn(g, err)
+		if err := c.sealAndWrite(ctx, g, recRekey, nil, nil); err != nil {
 			return err
 		}
 		if err := c.tx.rekey(now); err != nil {
@@ -530,6 +523,17 @@ func (c *Channel) writeLockedCtx(ctx context.Context, g *connGen, typ recordType
 		}
 		c.log.Debug("rekey", "dir", "send", "epoch", c.tx.epoch)
 	}
+	if err := c.sealAndWrite(ctx, g, typ, prefix, body); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.lastTx = now
+	c.mu.Unlock()
+	return nil
+}
+
+// sealAndWrite seals one record into wbuf and writes it; a failure breaks g.
+func (c *Channel) sealAndWrite(ctx context.Context, g *connGen, typ recordType, prefix, body []byte) error {
 	var err error
 	if c.wbuf, err = c.tx.seal(c.wbuf[:0], typ, prefix, body); err != nil {
 		c.breakConn(g, err)
@@ -540,9 +544,6 @@ func (c *Channel) writeLockedCtx(ctx context.Context, g *connGen, typ recordType
 		c.breakConn(g, err)
 		return err
 	}
-	c.mu.Lock()
-	c.lastTx = now
-	c.mu.Unlock()
 	return nil
 }
 
