@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/subtle"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -947,13 +946,7 @@ func writeAudit(w http.ResponseWriter, format string, es []api.AuditEntry) {
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="deskway-audit.csv"`)
-	cw := csv.NewWriter(w)
-	cw.Write([]string{"id", "time", "actor", "action", "target", "ip", "ok", "detail"})
-	for _, e := range es {
-		cw.Write([]string{strconv.FormatInt(e.ID, 10), e.Time.Format(time.RFC3339Nano), csvSafe(e.Actor), csvSafe(e.Action),
-			csvSafe(e.Target), csvSafe(e.IP), strconv.FormatBool(e.OK), csvSafe(e.Detail)})
-	}
-	cw.Flush()
+	WriteAuditCSV(w, es)
 }
 
 // csvSafe defuses cells that spreadsheets would run as formulas.

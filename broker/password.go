@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -100,10 +101,11 @@ func parsePHC(s string) (phc, error) {
 type passwordHasher struct {
 	params PasswordParams
 	sem    chan struct{}
-	// dummy is a hash of a random password with the current parameters:
-	// logins for unknown users verify against it, so they cost what a
-	// login for a known user costs.
-	dummy phc
+	// dummy is a hash of a random password with the current parameters,
+	// made on first use: logins for unknown users verify against it, so
+	// they cost what a login for a known user costs.
+	dummyOnce sync.Once
+	dummy     phc
 }
 
 func newPasswordHasher(params PasswordParams, concurrency int) (*passwordHasher, error) {
@@ -117,9 +119,7 @@ func newPasswordHasher(params PasswordParams, concurrency int) (*passwordHasher,
 	if concurrency <= 0 {
 		concurrency = 2 * runtime.NumCPU()
 	}
-	h := &passwordHasher{params: params, sem: make(chan struct{}, concurrency)}
-	h.dummy = h.derive(rand.Text(), params)
-	return h, nil
+	return &passwordHasher{params: params, sem: make(chan struct{}, concurrency)}, nil
 }
 
 func (h *passwordHasher) derive(password string, params PasswordParams) phc {
@@ -170,6 +170,13 @@ func (h *passwordHasher) Verify(ctx context.Context, stored, password string) (o
 // VerifyDummy costs what Verify costs with the current parameters and
 // always fails: for unknown users.
 func (h *passwordHasher) VerifyDummy(ctx context.Context, password string) {
+	h.dummyOnce.Do(func() {
+		// Outside the semaphore: a salt and a key of the right sizes is
+		// all the dummy needs, so no hash is computed for it.
+		h.dummy = phc{params: h.params, salt: make([]byte, argonSaltLen), key: make([]byte, argonKeyLen)}
+		rand.Read(h.dummy.salt)
+		rand.Read(h.dummy.key)
+	})
 	if h.acquire(ctx) != nil {
 		return
 	}
