@@ -2,50 +2,92 @@ package viewer
 
 import (
 	"context"
+	"fmt"
 	"image"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"runtime"
 	"time"
 
 	"github.com/deskway/deskway/codec"
 	"github.com/deskway/deskway/proto"
-	"github.com/deskway/deskway/proto/api"
-	"github.com/deskway/deskway/proto/ws"
 )
 
-// Broker is the part of the broker's API a viewer uses. *api.Client
-// implements it: in the browser it sends the console's session cookie, in
-// the native viewer a bearer token.
+// Broker is the part of the broker's API a viewer uses. APIBroker adapts
+// a proto/api Client (native viewer); the browser's glue calls the same
+// endpoints with fetch, sending the console's session cookie. Errors the
+// broker answered are *BrokerError.
 type Broker interface {
 	// Join joins the support session with this nameplate.
-	Join(ctx context.Context, nameplate string) (*api.Pairing, error)
+	Join(ctx context.Context, nameplate string) (*Pairing, error)
 	// Connect starts an unattended session with a host.
-	Connect(ctx context.Context, hostID string) (*api.Pairing, error)
+	Connect(ctx context.Context, hostID string) (*Pairing, error)
 	// Tickets returns fresh relay tickets of a live session (fail-over).
-	Tickets(ctx context.Context, id proto.SessionID, role proto.Role, refreshToken string) (*api.Pairing, error)
+	Tickets(ctx context.Context, id proto.SessionID) (*Pairing, error)
 }
 
-var _ Broker = (*api.Client)(nil)
-
-// DialFunc connects to one of the relays of a pairing and returns the
-// paired connection and the id of the relay it goes through. onNotice
-// receives the relay's later notices; it is called from within ReadMsg and
-// must not block. DialRelays is the default.
-type DialFunc func(ctx context.Context, tickets []api.RelayTicket, onNotice func(relayID string, n ws.Notice)) (conn proto.MsgConn, relayID string, err error)
-
-// DialRelays races the relays of the tickets with proto/ws.Dial.
-func DialRelays(ctx context.Context, tickets []api.RelayTicket, onNotice func(relayID string, n ws.Notice)) (proto.MsgConn, string, error) {
-	rs := make([]ws.Relay, len(tickets))
-	for i, t := range tickets {
-		rs[i] = ws.Relay(t)
-	}
-	c, err := ws.Dial(ctx, rs, &ws.Options{OnNotice: onNotice})
-	if err != nil {
-		return nil, "", err
-	}
-	return c, c.RelayID(), nil
+// Pairing is the broker's answer to this viewer (the fields of
+// api.Pairing a viewer uses): which session, which host, and the relays
+// to try with a ticket for each, best first.
+type Pairing struct {
+	SessionID proto.SessionID
+	HostID    string
+	Mode      proto.Mode
+	Role      proto.Role // the end the tickets are for: the viewer
+	// Owner is, for unattended sessions, the owner's user id: the OPAQUE
+	// client identity.
+	Owner  string
+	Relays []Relay
 }
+
+// Relay is one relay of a pairing: its id, base URL and the signed
+// ticket to send it first.
+type Relay struct {
+	ID     string
+	URL    string
+	Ticket []byte
+}
+
+// BrokerError is an error response of the broker: its HTTP status and
+// the code and message of its JSON body (docs/api.md).
+type BrokerError struct {
+	Status  int
+	Code    string // api.CodeNotFound, …
+	Message string
+}
+
+func (e *BrokerError) Error() string {
+	return fmt.Sprintf("viewer: broker: %d %s: %s", e.Status, e.Code, e.Message)
+}
+
+// The broker's error codes the viewer tells apart (the values of
+// proto/api's Code constants).
+const (
+	codeNotFound     = "not_found"
+	codeExpired      = "expired"
+	codeHostOffline  = "host_offline"
+	codeUnauthorized = "unauthorized"
+	codeForbidden    = "forbidden"
+	codeUnavailable  = "unavailable"
+	codeRateLimited  = "rate_limited"
+	codeInternal     = "internal"
+)
+
+// Relay notices the session acts on (proto/ws's Notice types).
+const (
+	NoticeDrain    = "drain"     // the relay shuts down: move to another
+	NoticePeerLeft = "peer_left" // the host left this relay
+)
+
+// DialFunc connects to one of the relays and returns the paired
+// connection and the id of the relay it goes through. onNotice receives
+// the type of each later relay notice; it is called from within ReadMsg
+// and must not block. Errors should match ErrHostOffline when the host
+// never came to the relay and ErrNoRelay otherwise. The native default is
+// DialRelays (proto/ws); the browser's glue dials with the page's
+// WebSocket.
+type DialFunc func(ctx context.Context, relays []Relay, onNotice func(relayID, notice string)) (conn proto.MsgConn, relayID string, err error)
 
 // Target is what to connect to: a support session by the code the
 // customer read out, or an unattended host by its id and access password.
@@ -104,7 +146,8 @@ type Config struct {
 	// Pins holds host_id → pinned host key (SECURITY.md §4.3): the native
 	// viewer a FilePinStore, the browser IndexedDB. Nil disables pinning.
 	Pins proto.PinStore
-	// Dial connects to the relays. Default DialRelays.
+	// Dial connects to the relays. Default DialRelays, except in the
+	// browser, where it is required.
 	Dial DialFunc
 	// Events receives what happens.
 	Events Events
@@ -130,9 +173,10 @@ type Config struct {
 	// StatsInterval is the cadence of Events.Stats; negative disables it.
 	// Default 1 s.
 	StatsInterval time.Duration
-	// Backoff paces resumption attempts after the first. Default 250 ms
-	// doubling to 5 s.
-	Backoff api.Backoff
+	// BackoffMin and BackoffMax pace resumption attempts after the
+	// first: a random wait in [d/2, d], d doubling from BackoffMin (250 ms)
+	// up to BackoffMax (5 s).
+	BackoffMin, BackoffMax time.Duration
 	// Channel tunes the secure channel (its ResumeWindow bounds how long
 	// Run tries to resume).
 	Channel proto.ChannelOptions
@@ -150,7 +194,7 @@ type Config struct {
 
 func (c Config) withDefaults() Config {
 	if c.Dial == nil {
-		c.Dial = DialRelays
+		c.Dial = defaultDial
 	}
 	if c.Software == "" {
 		c.Software = "deskway-viewer"
@@ -179,11 +223,11 @@ func (c Config) withDefaults() Config {
 	if c.StatsInterval == 0 {
 		c.StatsInterval = time.Second
 	}
-	if c.Backoff.Min <= 0 {
-		c.Backoff.Min = 250 * time.Millisecond
+	if c.BackoffMin <= 0 {
+		c.BackoffMin = 250 * time.Millisecond
 	}
-	if c.Backoff.Max <= 0 {
-		c.Backoff.Max = 5 * time.Second
+	if c.BackoffMax < c.BackoffMin {
+		c.BackoffMax = max(5*time.Second, c.BackoffMin)
 	}
 	if c.Channel.ResumeWindow <= 0 {
 		c.Channel.ResumeWindow = 120 * time.Second
@@ -195,6 +239,16 @@ func (c Config) withDefaults() Config {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return c
+}
+
+// backoff returns the wait before resumption attempt n+1.
+func (c Config) backoff(n int) time.Duration {
+	d := c.BackoffMin
+	for i := 0; i < n && d < c.BackoffMax; i++ {
+		d *= 2
+	}
+	d = min(d, c.BackoffMax)
+	return d/2 + rand.N(d/2+1)
 }
 
 func (c Config) decoderOptions() codec.DecoderOptions {

@@ -6,8 +6,6 @@ import (
 	"fmt"
 
 	"github.com/deskway/deskway/proto"
-	"github.com/deskway/deskway/proto/api"
-	"github.com/deskway/deskway/proto/ws"
 )
 
 // Errors of Connect and Run. Each wraps the underlying error, so
@@ -90,39 +88,36 @@ func wrap(kind, err error) error {
 
 // brokerError classifies an error of the broker's API.
 func brokerError(mode proto.Mode, err error) error {
-	var e *api.Error
+	var e *BrokerError
 	if !errors.As(err, &e) {
 		return err
 	}
 	switch e.Code {
-	case api.CodeNotFound:
+	case codeNotFound:
 		if mode == proto.ModeSupport {
 			return wrap(ErrWrongCode, err)
 		}
-	case api.CodeExpired:
+	case codeExpired:
 		if mode == proto.ModeSupport {
 			return wrap(ErrCodeExpired, err)
 		}
-	case api.CodeHostOffline:
+	case codeHostOffline:
 		return wrap(ErrHostOffline, err)
-	case api.CodeUnauthorized:
+	case codeUnauthorized:
 		return wrap(ErrNotSignedIn, err)
-	case api.CodeForbidden:
+	case codeForbidden:
 		return wrap(ErrForbidden, err)
-	case api.CodeUnavailable:
+	case codeUnavailable:
 		return wrap(ErrNoRelay, err)
 	}
 	return err
 }
 
-// dialError classifies a failure to reach any relay.
+// dialError classifies a failure to reach any relay: the Dial func says
+// when the host never came (ErrHostOffline); anything else is ErrNoRelay.
 func dialError(err error) error {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrHostOffline) {
 		return err
-	}
-	var re *ws.RelayError
-	if errors.As(err, &re) && re.Code == ws.ClosePairingTimeout {
-		return wrap(ErrHostOffline, err)
 	}
 	return wrap(ErrNoRelay, err)
 }

@@ -24,8 +24,7 @@ import (
 
 	"github.com/deskway/deskway/codec"
 	"github.com/deskway/deskway/proto"
-	"github.com/deskway/deskway/proto/api"
-	"github.com/deskway/deskway/proto/ws"
+	"github.com/deskway/deskway/viewer"
 )
 
 // detRand is the ChaCha20 keystream under SHA-256(seed): deterministic
@@ -93,7 +92,7 @@ func (c *recConn) sum() string {
 // fakeBroker is the broker's pairing as a value, and the relays as
 // in-memory pipes whose host ends go to the test host.
 type fakeBroker struct {
-	pairing   api.Pairing
+	pairing   viewer.Pairing
 	err       error // from Join and Connect
 	ticketErr error
 	hostConns chan proto.MsgConn
@@ -106,16 +105,16 @@ type fakeBroker struct {
 
 func newFakeBroker(mode proto.Mode, sid proto.SessionID) *fakeBroker {
 	return &fakeBroker{
-		pairing: api.Pairing{
+		pairing: viewer.Pairing{
 			SessionID: sid, HostID: "host-1", Mode: mode, Role: proto.RoleViewer,
-			Owner:   "owner-1",
-			Tickets: []api.RelayTicket{{RelayID: "mem", URL: "http://relay.invalid", Ticket: []byte("t")}},
+			Owner:  "owner-1",
+			Relays: []viewer.Relay{{ID: "mem", URL: "http://relay.invalid", Ticket: []byte("t")}},
 		},
 		hostConns: make(chan proto.MsgConn, 4),
 	}
 }
 
-func (b *fakeBroker) Join(ctx context.Context, nameplate string) (*api.Pairing, error) {
+func (b *fakeBroker) Join(ctx context.Context, nameplate string) (*viewer.Pairing, error) {
 	if b.err != nil {
 		return nil, b.err
 	}
@@ -123,21 +122,21 @@ func (b *fakeBroker) Join(ctx context.Context, nameplate string) (*api.Pairing, 
 	return &p, nil
 }
 
-func (b *fakeBroker) Connect(ctx context.Context, hostID string) (*api.Pairing, error) {
+func (b *fakeBroker) Connect(ctx context.Context, hostID string) (*viewer.Pairing, error) {
 	return b.Join(ctx, "")
 }
 
-func (b *fakeBroker) Tickets(ctx context.Context, id proto.SessionID, role proto.Role, refresh string) (*api.Pairing, error) {
+func (b *fakeBroker) Tickets(ctx context.Context, id proto.SessionID) (*viewer.Pairing, error) {
 	if b.ticketErr != nil {
 		return nil, b.ticketErr
 	}
-	if id != b.pairing.SessionID || role != proto.RoleViewer {
-		return nil, &api.Error{Status: 404, Code: api.CodeNotFound, Message: "no such session"}
+	if id != b.pairing.SessionID {
+		return nil, &viewer.BrokerError{Status: 404, Code: "not_found", Message: "no such session"}
 	}
 	return b.Join(ctx, "")
 }
 
-func (b *fakeBroker) dial(ctx context.Context, tickets []api.RelayTicket, onNotice func(string, ws.Notice)) (proto.MsgConn, string, error) {
+func (b *fakeBroker) dial(ctx context.Context, relays []viewer.Relay, onNotice func(relayID, notice string)) (proto.MsgConn, string, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.dialErr != nil {

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/deskway/deskway/proto"
-	"github.com/deskway/deskway/proto/api"
 	"github.com/deskway/deskway/viewer"
 )
 
@@ -92,5 +91,4 @@ func TestExplain(t *testing.T) {
 	if errors.Is(&viewer.EndError{Reason: proto.EndShutdown}, viewer.ErrConsentRefused) {
 		t.Errorf("a shutdown matches ErrConsentRefused")
 	}
-	_ = api.CodeNotFound
 }

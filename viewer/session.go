@@ -11,8 +11,6 @@ import (
 
 	"github.com/deskway/deskway/codec"
 	"github.com/deskway/deskway/proto"
-	"github.com/deskway/deskway/proto/api"
-	"github.com/deskway/deskway/proto/ws"
 )
 
 // Session is one viewer session, from Connect until Run returns. See the
@@ -101,7 +99,7 @@ func Connect(ctx context.Context, cfg Config, t Target) (*Session, error) {
 func (s *Session) connect(ctx context.Context, t Target) error {
 	var (
 		code    proto.SupportCode
-		pairing *api.Pairing
+		pairing *Pairing
 		err     error
 	)
 	s.setState(StatePairing, nil)
@@ -135,7 +133,10 @@ func (s *Session) connect(ctx context.Context, t Target) error {
 	s.log = s.log.With("session", s.sid.String(), "host", s.hostID)
 
 	s.setState(StateRelay, nil)
-	conn, relayID, err := s.cfg.Dial(ctx, pairing.Tickets, s.onNotice)
+	if s.cfg.Dial == nil {
+		return errors.New("viewer: config: no Dial")
+	}
+	conn, relayID, err := s.cfg.Dial(ctx, pairing.Relays, s.onNotice)
 	if err != nil {
 		return dialError(err)
 	}
@@ -190,7 +191,7 @@ func (s *Session) connect(ctx context.Context, t Target) error {
 // For an unattended host the host id must be the one the user picked:
 // it is the OPAQUE server identity, so the broker cannot route the owner
 // to another of their hosts.
-func checkPairing(p *api.Pairing, mode proto.Mode, hostID string) error {
+func checkPairing(p *Pairing, mode proto.Mode, hostID string) error {
 	switch {
 	case p == nil:
 		return errors.New("viewer: broker returned no pairing")
@@ -206,7 +207,7 @@ func checkPairing(p *api.Pairing, mode proto.Mode, hostID string) error {
 		return fmt.Errorf("viewer: broker paired with host %q, asked for %q", p.HostID, hostID)
 	case mode == proto.ModeUnattended && p.Owner == "":
 		return errors.New("viewer: unattended pairing without an owner id")
-	case len(p.Tickets) == 0:
+	case len(p.Relays) == 0:
 		return wrap(ErrNoRelay, errors.New("viewer: pairing lists no relay"))
 	}
 	return nil
@@ -659,18 +660,18 @@ func (s *Session) setState(st State, err error) {
 
 // onNotice handles the relays' notices; it runs inside the transport's
 // ReadMsg and must not block.
-func (s *Session) onNotice(relayID string, n ws.Notice) {
+func (s *Session) onNotice(relayID, notice string) {
 	s.mu.Lock()
 	current := relayID == s.relayID
 	s.mu.Unlock()
 	if !current {
 		return
 	}
-	switch n.Type {
-	case ws.NoticeDrain, ws.NoticePeerLeft:
+	switch notice {
+	case NoticeDrain, NoticePeerLeft:
 		// Move now instead of waiting for the relay to close or for the
 		// channel to notice the silence.
-		s.log.Info("leaving relay", "relay", relayID, "notice", n.Type)
+		s.log.Info("leaving relay", "relay", relayID, "notice", notice)
 		select {
 		case s.kick <- struct{}{}:
 		default:
@@ -731,7 +732,7 @@ func (s *Session) resume(ctx context.Context, cause error) error {
 	start := s.cfg.Now()
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
-			t := time.NewTimer(s.cfg.Backoff.Delay(attempt - 1))
+			t := time.NewTimer(s.cfg.backoff(attempt - 1))
 			select {
 			case <-ctx.Done():
 				t.Stop()
@@ -745,19 +746,19 @@ func (s *Session) resume(ctx context.Context, cause error) error {
 		if s.cfg.Now().Sub(start) > s.cfg.Channel.ResumeWindow {
 			return wrap(ErrConnectionLost, cause)
 		}
-		p, err := s.cfg.Broker.Tickets(ctx, s.sid, proto.RoleViewer, "")
+		p, err := s.cfg.Broker.Tickets(ctx, s.sid)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			var ae *api.Error
-			if errors.As(err, &ae) && ae.Code != api.CodeUnavailable && ae.Code != api.CodeRateLimited && ae.Code != api.CodeInternal {
+			var be *BrokerError
+			if errors.As(err, &be) && be.Code != codeUnavailable && be.Code != codeRateLimited && be.Code != codeInternal {
 				return wrap(ErrConnectionLost, brokerError(s.mode, err)) // the session is gone
 			}
 			s.log.Info("fresh tickets failed", "attempt", attempt, "err", err)
 			continue
 		}
-		conn, relayID, err := s.cfg.Dial(ctx, p.Tickets, s.onNotice)
+		conn, relayID, err := s.cfg.Dial(ctx, p.Relays, s.onNotice)
 		if err != nil {
 			s.log.Info("relays unreachable", "attempt", attempt, "err", err)
 			continue

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,8 +17,6 @@ import (
 
 	"github.com/deskway/deskway/codec"
 	"github.com/deskway/deskway/proto"
-	"github.com/deskway/deskway/proto/api"
-	"github.com/deskway/deskway/proto/ws"
 	"github.com/deskway/deskway/viewer"
 )
 
@@ -145,11 +144,17 @@ func TestKnownAnswerSession(t *testing.T) {
 	}
 
 	// Two screen updates of 320x200: the host's 640x400 monitor at half
-	// scale.
+	// scale. The updates are known answers too, so that the wire does not
+	// change with the encoder's choices.
 	var last frameEv
+	updates := katUpdates(t, 2)
 	for step := range 2 {
 		img := testScreen(320, 200, step)
-		seq := h.sendFrame(ctx, img)
+		flags := proto.FragFlags(0)
+		if step == 0 {
+			flags = proto.FragKeyframe
+		}
+		seq := h.sendPayload(ctx, h.frag, updates[step], flags, false)
 		ack := expect[*proto.FrameAck](ctx, h)
 		if ack.Seq != seq || ack.DecodeMicros != 0 {
 			t.Errorf("ack = %+v, want seq %d and 0 µs (fixed clock)", ack, seq)
@@ -222,6 +227,44 @@ func TestKnownAnswerSession(t *testing.T) {
 	got := fmt.Sprintf("sas %s\nhost-key %s\nframebuffer %x\nwire viewer-to-host %d %s\nwire host-to-viewer %d %s\n",
 		sas, fp, last.sum, b.v2h[0].n, b.v2h[0].sum(), b.h2v[0].n, b.h2v[0].sum())
 	golden(t, "kat-session.golden", got)
+}
+
+// katUpdates returns n screen updates of testScreen(320, 200, 0..n-1):
+// testdata/kat-updates.bin, which -update writes with the encoder.
+func katUpdates(t *testing.T, n int) [][]byte {
+	t.Helper()
+	path := filepath.Join("testdata", "kat-updates.bin")
+	if *update {
+		enc := codec.NewEncoder(codec.EncoderOptions{})
+		var file []byte
+		for step := range n {
+			up, err := enc.Encode(nil, codec.FrameFromRGBA(testScreen(320, 200, step)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			file = binary.BigEndian.AppendUint32(file, uint32(len(up)))
+			file = append(file, up...)
+		}
+		if err := os.WriteFile(path, file, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	file, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ups [][]byte
+	for len(file) >= 4 && len(ups) < n {
+		l := int(binary.BigEndian.Uint32(file))
+		if l > len(file)-4 {
+			t.Fatalf("%s: update of %d bytes, %d left", path, l, len(file)-4)
+		}
+		ups, file = append(ups, file[4:4+l]), file[4+l:]
+	}
+	if len(ups) != n {
+		t.Fatalf("%s holds %d updates, want %d", path, len(ups), n)
+	}
+	return ups
 }
 
 func golden(t *testing.T, name, got string) {
@@ -315,22 +358,22 @@ func TestConnectErrors(t *testing.T) {
 			target.Code = "12-34"
 		}, viewer.ErrWrongCode},
 		{"unknown nameplate", func(h *testHost, b *fakeBroker, cfg *viewer.Config, target *viewer.Target) {
-			b.err = &api.Error{Status: 404, Code: api.CodeNotFound, Message: "no such code"}
+			b.err = &viewer.BrokerError{Status: 404, Code: "not_found", Message: "no such code"}
 		}, viewer.ErrWrongCode},
 		{"wrong secret digits", func(h *testHost, b *fakeBroker, cfg *viewer.Config, target *viewer.Target) {
 			target.Code = "123-000-000"
 		}, viewer.ErrWrongCode},
 		{"host offline", func(h *testHost, b *fakeBroker, cfg *viewer.Config, target *viewer.Target) {
-			b.err = &api.Error{Status: 409, Code: api.CodeHostOffline, Message: "offline"}
+			b.err = &viewer.BrokerError{Status: 409, Code: "host_offline", Message: "offline"}
 		}, viewer.ErrHostOffline},
 		{"host never at the relay", func(h *testHost, b *fakeBroker, cfg *viewer.Config, target *viewer.Target) {
-			b.dialErr = &ws.RelayError{Code: ws.ClosePairingTimeout}
+			b.dialErr = fmt.Errorf("%w: the relay's pairing timed out", viewer.ErrHostOffline)
 		}, viewer.ErrHostOffline},
 		{"no relay", func(h *testHost, b *fakeBroker, cfg *viewer.Config, target *viewer.Target) {
 			b.dialErr = errors.New("connection refused")
 		}, viewer.ErrNoRelay},
 		{"not signed in", func(h *testHost, b *fakeBroker, cfg *viewer.Config, target *viewer.Target) {
-			b.err = &api.Error{Status: 401, Code: api.CodeUnauthorized}
+			b.err = &viewer.BrokerError{Status: 401, Code: "unauthorized"}
 		}, viewer.ErrNotSignedIn},
 		{"host key changed", func(h *testHost, b *fakeBroker, cfg *viewer.Config, target *viewer.Target) {
 			cfg.Pins = proto.NewMemPinStore(proto.PinEntry{Name: "host-1", Fingerprint: otherKey})

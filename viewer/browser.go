@@ -1,0 +1,6 @@
+//go:build js
+
+package viewer
+
+// In the browser the page's glue must give Config.Dial (see native.go).
+var defaultDial DialFunc
