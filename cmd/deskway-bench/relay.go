@@ -119,13 +119,6 @@ func runRelay(args []string) error {
 	return fmt.Errorf("-mode %q: want load, throughput or rtt", f.mode)
 }
 
-func raiseNoFile() {
-	var l syscall.Rlimit
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l) == nil && l.Cur < l.Max {
-		l.Cur = l.Max
-		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
-	}
-}
 
 func serveEcho(addr string) error {
 	ln, err := net.Listen("tcp", addr)
@@ -371,6 +364,8 @@ type loadResult struct {
 	RSSLoad         int64   `json:"rss_load_bytes"`
 	Goroutines      float64 `json:"goroutines"`
 	GenMsgsPerS     float64 `json:"generator_msgs_per_s"`
+	GenCPU          float64 `json:"generator_cpu_cores"`
+	EchoCPU         float64 `json:"echo_cpu_cores"`
 	DirectLost      int64   `json:"direct_lost"`
 	Load            string  `json:"load_avg"`
 	Runs            int     `json:"runs"`
@@ -423,6 +418,7 @@ func (r *loadResult) table(w io.Writer) {
 	row("relay CPU per forwarded message", fmt.Sprintf("%.2f µs (%.2f cores)", r.CPUPerMsg, r.RelayCPU))
 	row("relay RSS per idle connection", fmt.Sprintf("%.0f B (%.1f MiB idle, %.1f MiB under load)", r.RSSPerConn, float64(r.RSSIdle)/(1<<20), float64(r.RSSLoad)/(1<<20)))
 	row("relay goroutines", fmt.Sprintf("%.0f", r.Goroutines))
+	row("load generator / echo server CPU", fmt.Sprintf("%.2f / %.2f cores", r.GenCPU, r.EchoCPU))
 }
 
 func relayMedians(rs []loadResult) loadResult {
@@ -454,6 +450,8 @@ func relayMedians(rs []loadResult) loadResult {
 	m.RSSLoad = int64(med(func(r *loadResult) float64 { return float64(r.RSSLoad) }))
 	m.Goroutines = med(func(r *loadResult) float64 { return r.Goroutines })
 	m.GenMsgsPerS = med(func(r *loadResult) float64 { return r.GenMsgsPerS })
+	m.GenCPU = med(func(r *loadResult) float64 { return r.GenCPU })
+	m.EchoCPU = med(func(r *loadResult) float64 { return r.EchoCPU })
 	m.Load = relayLoadAvg()
 	return m
 }
@@ -537,12 +535,26 @@ func loadRun(f *relayFlags, bin string, e *relayEnv) (loadResult, error) {
 	start := time.Now()
 	time.Sleep(f.warmup)
 	cpu0, _, _ := procStat(pid)
+	others := func() (gen, echoCPU time.Duration) {
+		for _, w := range workers {
+			c, _, _ := procStat(w.cmd.Process.Pid)
+			gen += c
+		}
+		if echo != nil {
+			echoCPU, _, _ = procStat(echo.cmd.Process.Pid)
+		}
+		return gen, echoCPU
+	}
+	gen0, echo0 := others()
 	m0, _ := scrapeMetrics(raddr, "deskway_relay_messages_total")
 	t0 := time.Now()
 	time.Sleep(time.Until(start.Add(f.warmup + f.duration)))
 	cpu1, rssLoad, _ := procStat(pid)
+	gen1, echo1 := others()
 	m1, _ := scrapeMetrics(raddr, "deskway_relay_messages_total")
 	el := time.Since(t0)
+	res.GenCPU = (gen1 - gen0).Seconds() / el.Seconds()
+	res.EchoCPU = (echo1 - echo0).Seconds() / el.Seconds()
 	msgs := m1["deskway_relay_messages_total"] - m0["deskway_relay_messages_total"]
 	res.RSSLoad = rssLoad
 	res.MsgsPerS = msgs / el.Seconds()

@@ -126,23 +126,19 @@ func runWorker(p workerParams) error {
 		return *e
 	}
 
-	// Receivers: one goroutine per connection.
-	recv := func(c *wsConn, st *pathStats) {
+	// Receivers: an event loop (Linux), else a goroutine per connection.
+	receiver := func(st *pathStats) func(c *wsConn, op byte, m []byte) {
 		expect := uint64(0)
-		for {
-			op, m, err := c.read()
-			if err != nil {
-				return
-			}
+		return func(c *wsConn, op byte, m []byte) {
 			now := time.Now().UnixNano()
 			if op == wsText {
 				if strings.Contains(string(m), `"lost"`) {
 					st.notes.Add(1)
 				}
-				continue
+				return
 			}
 			if len(m) < 20 {
-				continue
+				return
 			}
 			ts := int64(binary.LittleEndian.Uint64(m))
 			seq := binary.LittleEndian.Uint64(m[8:])
@@ -156,14 +152,33 @@ func runWorker(p workerParams) error {
 			}
 		}
 	}
+	loop, lerr := newEvLoop()
+	if os.Getenv("DESKWAY_BENCH_NOLOOP") != "" {
+		lerr = errors.New("event loop disabled")
+	}
+	recv := func(c *wsConn, st *pathStats) {
+		f := receiver(st)
+		if lerr == nil && loop.add(c, false, f) == nil {
+			return
+		}
+		go func() {
+			for {
+				op, m, err := c.read()
+				if err != nil {
+					return
+				}
+				f(c, op, m)
+			}
+		}()
+	}
 	var flows []*flow
 	for i, pr := range pairs {
-		go recv(pr.h, relayStats)
-		go recv(pr.v, relayStats)
+		recv(pr.h, relayStats)
+		recv(pr.v, relayStats)
 		flows = append(flows, &flow{c: pr.h, st: relayStats, id: uint32(4 * i)}, &flow{c: pr.v, st: relayStats, id: uint32(4*i + 1)})
 		if p.Direct {
-			go recv(pr.e1, directStats)
-			go recv(pr.e2, directStats)
+			recv(pr.e1, directStats)
+			recv(pr.e2, directStats)
 			flows = append(flows, &flow{c: pr.e1, st: directStats, id: uint32(4*i + 2)}, &flow{c: pr.e2, st: directStats, id: uint32(4*i + 3)})
 		}
 	}

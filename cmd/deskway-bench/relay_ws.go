@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -24,6 +25,7 @@ import (
 // same, so the relay's work is what it would be with any key.
 
 type wsConn struct {
+	fd     int // ≥ 0 once an evLoop serves the connection
 	nc     net.Conn
 	br     *bufio.Reader
 	client bool
@@ -66,7 +68,7 @@ func wsDial(addr, path string) (*wsConn, error) {
 		return nil, fmt.Errorf("upgrade: %s", resp.Status)
 	}
 	nc.SetDeadline(time.Time{})
-	return &wsConn{nc: nc, br: br, client: true}, nil
+	return &wsConn{fd: -1, nc: nc, br: br, client: true}, nil
 }
 
 // write sends one message as one frame with one write.
@@ -93,6 +95,9 @@ func (c *wsConn) write(op byte, p []byte) error {
 	}
 	b = append(b, p...)
 	c.wbuf = b
+	if c.fd >= 0 {
+		return rawWriteAll(c.fd, b)
+	}
 	_, err := c.nc.Write(b)
 	return err
 }
@@ -171,7 +176,13 @@ func (c *wsConn) read() (op byte, p []byte, err error) {
 	}
 }
 
-func (c *wsConn) close() { c.nc.Close() }
+func (c *wsConn) close() {
+	if c.fd >= 0 {
+		closeFD(c.fd)
+		return
+	}
+	c.nc.Close()
+}
 
 // wsServe upgrades the request and runs serve on the connection in a
 // goroutine of its own, with each message the client sends.
@@ -183,7 +194,17 @@ func wsServe(w http.ResponseWriter, r *http.Request, serve func(c *wsConn, op by
 	}
 	io.WriteString(nc, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "+
 		wsAccept(key)+"\r\n\r\n")
-	c := &wsConn{nc: nc, br: brw.Reader}
+	c := &wsConn{fd: -1, nc: nc, br: brw.Reader}
+	if l := serverLoop(); l != nil {
+		err := l.add(c, true, func(c *wsConn, op byte, p []byte) {
+			if serve(c, op, p) != nil {
+				c.close()
+			}
+		})
+		if err == nil {
+			return
+		}
+	}
 	go func() {
 		defer nc.Close()
 		for {
@@ -205,4 +226,19 @@ func echoHandler(w http.ResponseWriter, r *http.Request) {
 func wsAccept(key string) string {
 	h := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
 	return base64.StdEncoding.EncodeToString(h[:])
+}
+
+var (
+	loopOnce sync.Once
+	theLoop  *evLoop
+)
+
+// serverLoop is the process's event loop for servers, nil without epoll.
+func serverLoop() *evLoop {
+	loopOnce.Do(func() {
+		if os.Getenv("DESKWAY_BENCH_NOLOOP") == "" {
+			theLoop, _ = newEvLoop()
+		}
+	})
+	return theLoop
 }

@@ -1,0 +1,213 @@
+//go:build linux
+
+package main
+
+import (
+	"encoding/binary"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// evLoop serves the load generator's and the echo server's connections
+// from one goroutine on epoll, as the relay does, so that the generator's
+// own CPU per message stays well below the relay's: with a goroutine per
+// connection the generator and the echo server together took more than a
+// core at 2,000 sessions, leaving the relay too little of a 2-core machine.
+type evLoop struct {
+	epfd  int
+	mu    sync.Mutex
+	conns map[int32]*evConn
+	buf   []byte
+	out   []byte
+}
+
+type evConn struct {
+	c      *wsConn
+	carry  []byte
+	server bool // client frames come in masked; answer unmasked
+	onMsg  func(c *wsConn, op byte, p []byte)
+}
+
+func newEvLoop() (*evLoop, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		return nil, err
+	}
+	l := &evLoop{epfd: epfd, conns: map[int32]*evConn{}, buf: make([]byte, 256<<10)}
+	go l.run()
+	return l, nil
+}
+
+// add moves c's socket into the loop; onMsg gets every data message.
+func (l *evLoop) add(c *wsConn, server bool, onMsg func(c *wsConn, op byte, p []byte)) error {
+	tc, ok := c.nc.(*net.TCPConn)
+	if !ok {
+		return syscall.EINVAL
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	fd := -1
+	rc.Control(func(s uintptr) { fd, err = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) })
+	if err != nil {
+		return err
+	}
+	ec := &evConn{c: c, server: server, onMsg: onMsg}
+	if n := c.br.Buffered(); n > 0 {
+		b, _ := c.br.Peek(n)
+		ec.carry = append([]byte(nil), b...)
+	}
+	c.nc.Close()
+	unix.SetNonblock(fd, true)
+	c.fd = fd
+	l.mu.Lock()
+	l.conns[int32(fd)] = ec
+	l.mu.Unlock()
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(fd)}
+	return unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev)
+}
+
+func (l *evLoop) run() {
+	f := os.NewFile(uintptr(l.epfd), "bench-epoll")
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	events := make([]unix.EpollEvent, 256)
+	poll := func(uintptr) bool {
+		for {
+			n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(l.epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
+			if e != 0 {
+				return e != unix.EINTR
+			}
+			for i := range int(n) {
+				l.mu.Lock()
+				ec := l.conns[events[i].Fd]
+				l.mu.Unlock()
+				if ec != nil {
+					l.readAll(ec)
+				}
+			}
+			if int(n) < len(events) {
+				return false
+			}
+		}
+	}
+	for rc.Read(poll) == nil {
+	}
+}
+
+func (l *evLoop) readAll(ec *evConn) {
+	for {
+		n0 := copy(l.buf, ec.carry)
+		ec.carry = ec.carry[:0]
+		n, e := rawRead(ec.c.fd, l.buf[n0:])
+		if e == unix.EINTR {
+			continue
+		}
+		if e != 0 || n == 0 {
+			if e != unix.EAGAIN {
+				l.mu.Lock()
+				delete(l.conns, int32(ec.c.fd))
+				l.mu.Unlock()
+				unix.Close(ec.c.fd)
+			} else if n0 > 0 {
+				ec.carry = append(ec.carry, l.buf[:n0]...)
+			}
+			return
+		}
+		l.frames(ec, l.buf[:n0+n])
+		if n0+n < len(l.buf) {
+			return // drained (edge-triggered: a new edge comes with new data)
+		}
+	}
+}
+
+// frames hands every whole message in b to onMsg and keeps the rest.
+func (l *evLoop) frames(ec *evConn, b []byte) {
+	for len(b) >= 2 {
+		op := b[0] & 0x0F
+		masked := b[1]&0x80 != 0
+		n, h := int(b[1]&0x7F), 2
+		switch n {
+		case 126:
+			if len(b) < 4 {
+				break
+			}
+			n, h = int(binary.BigEndian.Uint16(b[2:])), 4
+		case 127:
+			if len(b) < 10 {
+				break
+			}
+			n, h = int(binary.BigEndian.Uint64(b[2:])), 10
+		}
+		if n >= 126 && h == 2 {
+			break // length not complete yet
+		}
+		var key []byte
+		if masked {
+			key = b[h : h+4 : h+4]
+			h += 4
+		}
+		if len(b) < h+n {
+			break
+		}
+		p := b[h : h+n]
+		if masked && len(key) == 4 && (key[0]|key[1]|key[2]|key[3]) != 0 {
+			for i := range p {
+				p[i] ^= key[i&3]
+			}
+		}
+		if op == wsText || op == wsBinary {
+			ec.onMsg(ec.c, op, p)
+		}
+		b = b[h+n:]
+	}
+	ec.carry = append(ec.carry, b...)
+}
+
+func rawRead(fd int, p []byte) (int, unix.Errno) {
+	n, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	return int(n), e
+}
+
+// rawWriteAll writes p to a non-blocking socket, waiting for room when
+// it is full.
+func rawWriteAll(fd int, p []byte) error {
+	for len(p) > 0 {
+		n, _, e := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		switch e {
+		case 0:
+			p = p[n:]
+		case unix.EAGAIN:
+			unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}, 100)
+		case unix.EINTR:
+		default:
+			return e
+		}
+	}
+	return nil
+}
+
+// closeFD shuts a loop connection down; the loop closes the descriptor
+// when it sees the end.
+func closeFD(fd int) { unix.Shutdown(fd, unix.SHUT_RDWR) }
+
+// raiseNoFile lifts the soft limit on open files to the hard one (the
+// children inherit it).
+func raiseNoFile() {
+	var l unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &l) == nil && l.Cur < l.Max {
+		l.Cur = l.Max
+		unix.Setrlimit(unix.RLIMIT_NOFILE, &l)
+	}
+}
