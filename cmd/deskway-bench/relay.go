@@ -119,7 +119,6 @@ func runRelay(args []string) error {
 	return fmt.Errorf("-mode %q: want load, throughput or rtt", f.mode)
 }
 
-
 func serveEcho(addr string) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
