@@ -112,6 +112,7 @@ func RunSupport(ctx context.Context, cfg RunConfig) error {
 		cfg.status("Connected. The short authentication string is %s.", ch.SAS())
 		sc := cfg.Session
 		sc.Mode, sc.Viewer = proto.ModeSupport, p.Viewer
+		sc.Reconnect = cfg.reconnect(p)
 		err = NewSession(ch, sc).Run(ctx)
 		cfg.status("The session has ended.")
 		return err
@@ -235,9 +236,22 @@ func hostSession(ctx context.Context, cfg RunConfig, id *Identity, rec *proto.Ho
 	cfg.status("%s connected (check %s).", nameOr(p.Viewer, "Your viewer"), ch.SAS())
 	sc := cfg.Session
 	sc.Mode, sc.Viewer = proto.ModeUnattended, p.Viewer
+	sc.Reconnect = cfg.reconnect(p)
 	err = NewSession(ch, sc).Run(ctx)
 	cfg.status("Session ended. Waiting for sessions.")
 	return err
+}
+
+// reconnect asks the broker for fresh tickets of the session (with the
+// offer's refresh token) and dials its relays again.
+func (c *RunConfig) reconnect(p *api.Pairing) func(context.Context) (proto.MsgConn, error) {
+	return func(ctx context.Context) (proto.MsgConn, error) {
+		np, err := c.Client.Tickets(ctx, p.SessionID, proto.RoleHost, p.RefreshToken)
+		if err != nil {
+			return nil, err
+		}
+		return ws.Dial(ctx, relays(np), c.wsOptions())
+	}
 }
 
 func nameOr(s, def string) string {

@@ -77,7 +77,12 @@ type SessionConfig struct {
 	CursorInterval time.Duration
 	// Software and Version name the agent in its Hello.
 	Software, Version string
-	Logger            *slog.Logger
+	// Reconnect, if set, gets a new connection for the session after its
+	// relay failed (fresh tickets, another relay); the channel resumes on
+	// it without a new PAKE and the next screen update is a keyframe.
+	// Without it a broken connection ends the session.
+	Reconnect func(ctx context.Context) (proto.MsgConn, error)
+	Logger    *slog.Logger
 }
 
 // Session runs one viewer's session over an established channel. Create
@@ -486,6 +491,11 @@ func (s *Session) recvLoop(ctx context.Context) error {
 	clip := proto.NewDefragmenter(proto.StreamClipboard)
 	for {
 		b, err := s.ch.Recv(ctx)
+		if err != nil && errors.Is(err, proto.ErrInterrupted) && s.cfg.Reconnect != nil && ctx.Err() == nil {
+			if err = s.resume(ctx); err == nil {
+				continue
+			}
+		}
 		if err != nil {
 			var ce *proto.CloseError
 			if errors.As(err, &ce) {
@@ -507,6 +517,43 @@ func (s *Session) recvLoop(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// resume gets new connections from Reconnect and resumes the channel on
+// one, retrying with backoff within the channel's resumption window.
+func (s *Session) resume(ctx context.Context) error {
+	s.log.Info("connection lost; resuming over a new one")
+	deadline := time.Now().Add(2 * time.Minute)
+	for attempt := 0; time.Now().Before(deadline); attempt++ {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(min(time.Duration(attempt)*250*time.Millisecond, 5*time.Second)):
+			}
+		}
+		conn, err := s.cfg.Reconnect(ctx)
+		if err != nil {
+			s.log.Warn("reconnect", "err", err)
+			continue
+		}
+		info, err := s.ch.Resume(ctx, conn)
+		if err != nil {
+			s.log.Warn("resume", "err", err)
+			if errors.Is(err, proto.ErrResumeExpired) || errors.Is(err, proto.ErrResumeLimit) {
+				return err
+			}
+			var ce *proto.CloseError
+			if errors.As(err, &ce) {
+				return err
+			}
+			continue
+		}
+		s.log.Info("resumed", "resent", info.Resent, "dropped", info.Dropped)
+		s.Resumed()
+		return nil
+	}
+	return fmt.Errorf("agent: session: could not resume within 2 minutes")
 }
 
 func (s *Session) handle(ctx context.Context, m proto.Msg, clip *proto.Defragmenter) error {

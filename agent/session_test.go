@@ -120,6 +120,10 @@ type testViewer struct {
 
 	// Delay slows the viewer down before each ack.
 	Delay time.Duration
+	// Reconnect, if set, gives a new connection to resume on after the
+	// relay failed.
+	Reconnect func(ctx context.Context) proto.MsgConn
+	resumes   int
 
 	mu        sync.Mutex
 	frames    int
@@ -154,9 +158,21 @@ func (v *testViewer) run(ctx context.Context) {
 	cursor := proto.NewDefragmenter(proto.StreamCursor)
 	clip := proto.NewDefragmenter(proto.StreamClipboard)
 	lastAck := ^uint32(0)
+	needKey := false
 	for err == nil {
 		var b []byte
 		if b, err = v.ch.Recv(ctx); err != nil {
+			if errors.Is(err, proto.ErrInterrupted) && v.Reconnect != nil && ctx.Err() == nil {
+				if _, err = v.ch.Resume(ctx, v.Reconnect(ctx)); err == nil {
+					// Updates in flight are lost: start again from a keyframe.
+					screen.Reset()
+					needKey = true
+					v.mu.Lock()
+					v.resumes++
+					v.mu.Unlock()
+					continue
+				}
+			}
 			break
 		}
 		var m proto.Msg
@@ -182,6 +198,11 @@ func (v *testViewer) run(ctx context.Context) {
 			}
 			switch m.Stream {
 			case proto.StreamScreen:
+				if needKey && !key {
+					err = v.send(ctx, &proto.FrameAck{Seq: m.Seq}, true)
+					break
+				}
+				needKey = false
 				if _, err = v.dec.Decode(payload); err != nil {
 					break
 				}
