@@ -8,9 +8,12 @@ import (
 	"context"
 	"crypto/cipher"
 	"crypto/sha256"
+	"encoding/binary"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	mrand "math/rand/v2"
 	"sync"
 	"testing"
 	"time"
@@ -211,4 +214,67 @@ func DescribeMsgForTest(m []byte) string {
 		return fmt.Sprintf("record %v e%d s%d", h.typ, h.epoch, h.seq)
 	}
 	return handshakeType(m[0]).String()
+}
+
+// stressN adds deterministic mutations of the seeds to every fuzz target
+// of the secure channel, so their properties can be checked on many inputs
+// where the fuzzing engine cannot run (or in CI without -fuzz):
+//
+//	go test ./proto/ -run '^Fuzz' -proto.stress=20000
+var stressN = flag.Int("proto.stress", 0, "add this many mutated seeds to each fuzz target of the secure channel")
+
+// addMutations adds *stressN mutations of seeds (bit flips, byte changes,
+// truncations, extensions, splices) to f. wrap turns an input into the
+// target's arguments (nil: the input itself).
+func addMutations(f *testing.F, wrap func([]byte) []any, seeds ...[]byte) {
+	if *stressN <= 0 || len(seeds) == 0 {
+		return
+	}
+	h := sha256.Sum256([]byte(f.Name()))
+	r := mrand.New(mrand.NewPCG(binary.LittleEndian.Uint64(h[:8]), 1))
+	for i := range *stressN {
+		m := mutate(r, seeds[i%len(seeds)], seeds[r.IntN(len(seeds))])
+		if wrap != nil {
+			f.Add(wrap(m)...)
+		} else {
+			f.Add(m)
+		}
+	}
+}
+
+func mutate(r *mrand.Rand, s, other []byte) []byte {
+	b := append([]byte(nil), s...)
+	for range 1 + r.IntN(3) {
+		switch op := r.IntN(6); {
+		case op == 0 && len(b) > 0:
+			i := r.IntN(8 * len(b))
+			b[i/8] ^= 1 << (i % 8)
+		case op == 1 && len(b) > 0:
+			b[r.IntN(len(b))] = byte(r.IntN(256))
+		case op == 2 && len(b) > 0:
+			b = b[:r.IntN(len(b))]
+		case op == 3:
+			extra := make([]byte, 1+r.IntN(64))
+			for i := range extra {
+				extra[i] = byte(r.IntN(256))
+			}
+			at := r.IntN(len(b) + 1)
+			b = append(b[:at], append(extra, b[at:]...)...)
+		case op == 4 && len(other) > 0:
+			at := r.IntN(len(b) + 1)
+			b = append(b[:at], other[r.IntN(len(other)):]...)
+		case op == 5 && len(b) > 1:
+			i, j := r.IntN(len(b)), r.IntN(len(b))
+			b[i], b[j] = b[j], b[i]
+		}
+	}
+	return b
+}
+
+// addMutationsN is addMutations with its own count, for expensive targets.
+func addMutationsN(f *testing.F, n int, wrap func([]byte) []any, seeds ...[]byte) {
+	saved := *stressN
+	*stressN = n
+	defer func() { *stressN = saved }()
+	addMutations(f, wrap, seeds...)
 }

@@ -228,9 +228,12 @@ func TestCPaceScalarSampling(t *testing.T) {
 // either a 32-byte K or one of the two abort errors.
 func FuzzCPaceShare(f *testing.F) {
 	v := readVectorFile(f, "testdata/cpace/ristretto255.txt")
+	var seeds [][]byte
 	for _, n := range []string{"Ya", "Yb", "invalid_Y1", "invalid_Y2", "valid_X"} {
-		f.Add(vecHex(f, v, n))
+		seeds = append(seeds, vecHex(f, v, n))
+		f.Add(seeds[len(seeds)-1])
 	}
+	addMutations(f, nil, seeds...)
 	y := vecScalar(f, v, "ya")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		k, err := cpaceScalarMultVfy(y, b)
@@ -308,9 +311,12 @@ func TestSupportCodeUniform(t *testing.T) {
 }
 
 func FuzzParseSupportCode(f *testing.F) {
+	var seeds [][]byte
 	for _, s := range []string{"123-456-789", "1234567", "", "abc", "12345-678-901", "１２３"} {
 		f.Add(s)
+		seeds = append(seeds, []byte(s))
 	}
+	addMutations(f, func(b []byte) []any { return []any{string(b)} }, seeds...)
 	f.Fuzz(func(t *testing.T, s string) {
 		c, err := ParseSupportCode(s)
 		if err != nil {

@@ -232,6 +232,7 @@ func FuzzHandshakeMessages(f *testing.F) {
 		f.Add(m)
 	}
 	f.Add([]byte{byte(hsResumeInit), 0, 0, 0, 1})
+	addMutations(f, nil, append(v2h, h2v...)...)
 	f.Fuzz(func(t *testing.T, m []byte) {
 		if len(m) == 0 {
 			return
@@ -297,6 +298,12 @@ func FuzzHostHandshake(f *testing.F) {
 	f.Add(v2h[0], v2h[1])
 	f.Add(v2h[0], []byte{byte(hsClientFinish)})
 	f.Add([]byte{0x11}, []byte{})
+	if *stressN > 0 { // mutate one message at a time, keep the other genuine
+		n := *stressN / 10 // a whole handshake attempt per input
+		half := func(b []byte) []any { return []any{b, v2h[1]} }
+		addMutationsN(f, n, half, v2h[0])
+		addMutationsN(f, n, func(b []byte) []any { return []any{v2h[0], b} }, v2h[1])
+	}
 	s := NewTestSetupForTest(f, ModeSupport, "fuzz seeds")
 	f.Fuzz(func(t *testing.T, hello, finish []byte) {
 		cfg := s.Host
@@ -336,6 +343,7 @@ func FuzzNoiseReadMessage(f *testing.F) {
 	f.Add(msg1)
 	f.Add(msg2)
 	f.Add(make([]byte, 32))
+	addMutations(f, nil, msg1, msg2)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h := mk(false, "h")
 		if _, _, _, err := h.ReadMessage(nil, b); err == nil && !bytes.Equal(b, msg1) {
@@ -359,6 +367,7 @@ func FuzzSASMessages(f *testing.F) {
 	f.Add(nH)
 	f.Add(c[:])
 	f.Add([]byte{})
+	addMutations(f, nil, nH, c[:])
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for _, typ := range []recordType{recSASCommit, recSASNonce, recSASReveal} {
 			if err := checkRecordPlaintext(typ, b); err == nil && len(b) != sasNonceLen {

@@ -244,11 +244,14 @@ func TestLimiterStateEncoding(t *testing.T) {
 }
 
 func FuzzParseLimiterState(f *testing.F) {
+	var seeds [][]byte
 	for _, s := range []LimiterState{{}, {Failures: 3, Used: true, Created: time.Unix(1, 0)}, {Failures: 1 << 31, LastFailure: time.Unix(253402300799, 0)}} {
 		b, _ := s.MarshalBinary()
 		f.Add(b)
+		seeds = append(seeds, b)
 	}
 	f.Add([]byte("dwls"))
+	addMutations(f, nil, seeds...)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, err := ParseLimiterState(b)
 		if err != nil {

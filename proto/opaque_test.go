@@ -266,6 +266,7 @@ func FuzzParseHostPasswordRecord(f *testing.F) {
 	f.Add(b)
 	f.Add(b[:40])
 	f.Add([]byte("dwhp\x01\x01"))
+	addMutations(f, nil, b)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := ParseHostPasswordRecord(b)
 		if err != nil {
@@ -295,6 +296,7 @@ func FuzzOPAQUEMessages(f *testing.F) {
 	f.Add(ke2)
 	f.Add(make([]byte, opaqueKE3Len))
 	f.Add(bytes.Repeat([]byte{0xff}, opaqueKE1Len))
+	addMutations(f, nil, ke1, ke2)
 	d, err := opaqueConfig().Deserializer()
 	if err != nil {
 		f.Fatal(err)

@@ -104,6 +104,7 @@ func FuzzParsePins(f *testing.F) {
 	f.Add([]byte("h abc\n"))
 	f.Add([]byte(fmt.Sprintf("h %s\nh %s\n", fa, fa)))
 	f.Add([]byte("\r\n#\n \t\n"))
+	addMutations(f, nil, []byte(fmt.Sprintf("# deskway pins v1\nhost-1 %s\nlaptop %s\n", fa, fa)))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		entries, err := ParsePins(b)
 		if err != nil {

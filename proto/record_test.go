@@ -274,6 +274,7 @@ func FuzzRecordHeader(f *testing.F) {
 	f.Add(r)
 	f.Add(r[:16])
 	f.Add([]byte{1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff})
+	addMutations(f, nil, r)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, err := parseRecordHeader(b)
 		if err != nil {
@@ -302,6 +303,7 @@ func FuzzRecordOpen(f *testing.F) {
 	for _, r := range seeds {
 		f.Add(r)
 	}
+	addMutations(f, nil, seeds...)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, o := recordPairForTest(rekeyPolicy{})
 		typ, pt, err := o.open(b)

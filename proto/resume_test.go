@@ -295,6 +295,7 @@ func FuzzHostResume(f *testing.F) {
 	f.Add(genuine)
 	f.Add([]byte{byte(hsResumeInit), 0, 0, 0, 1})
 	f.Add(append([]byte{byte(hsResumeInit), 0, 0, 0, 1}, h.sid[:]...))
+	addMutationsN(f, *stressN/10, nil, genuine) // a KK handshake attempt per input
 	f.Fuzz(func(t *testing.T, m []byte) {
 		conn := &scriptConn{in: [][]byte{m}}
 		if _, err := h.Resume(context.Background(), conn); err == nil && !bytes.Equal(m, genuine) {
