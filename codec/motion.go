@@ -53,6 +53,7 @@ type motionScratch struct {
 	ranked  []vec
 	vecOf   []int32 // per dirty index: chosen vector+1, 0 none
 	partial []bool  // per dirty index: the copy explains only part of it
+	full    []int32 // per tile: vector+1 of a full match (during findMotion)
 	runs    []copyRun
 	open    []copyRun
 	copies  []copyRun
@@ -253,19 +254,50 @@ scan:
 	// of a moved window) still take the copy that explains most of their
 	// pixels, if that beats leaving them in place: the residual coder then
 	// sends only the pixels that differ.
+	// Tried: the two best vectors and those of fully matched neighbours
+	// (the tile lies on the border of a moved region).
 	m.partial = slices.Grow(m.partial[:0], len(e.dirty))[:len(e.dirty)]
+	if cap(m.full) < e.tw*e.th {
+		m.full = make([]int32, e.tw*e.th)
+	}
+	m.full = m.full[:e.tw*e.th]
+	for i, t := range e.dirty {
+		m.full[t] = m.vecOf[i]
+	}
 	for i, t := range e.dirty {
 		m.partial[i] = false
 		if m.vecOf[i] != 0 {
 			continue
 		}
+		var tried [10]int32
+		nt := 0
+		for k := range min(2, len(m.ranked)) {
+			tried[nt] = int32(k + 1)
+			nt++
+		}
+		tx, ty := int(t)%e.tw, int(t)/e.tw
+		for dy := -1; dy <= 1; dy++ {
+			for dx := -1; dx <= 1; dx++ {
+				nx, ny := tx+dx, ty+dy
+				if nx < 0 || ny < 0 || nx >= e.tw || ny >= e.th {
+					continue
+				}
+				if k := m.full[ny*e.tw+nx]; k != 0 && !slices.Contains(tried[:nt], k) {
+					tried[nt] = k
+					nt++
+				}
+			}
+		}
 		best := max(e.matchCount(int(t), vec{}), minPartialMatch)
-		for k, v := range m.ranked {
-			if n := e.matchCount(int(t), v); n > best {
-				best, m.vecOf[i] = n, int32(k+1)
+		for _, k := range tried[:nt] {
+			if n := e.matchCount(int(t), m.ranked[k-1]); n > best {
+				best, m.vecOf[i] = n, k
 				m.partial[i] = true
 			}
 		}
+	}
+	for _, t := range e.dirty {
+		m.full[t] = 0
 	}
 	// Merge matched tiles into rects: runs per tile row, then runs with
 	// the same span and vector in consecutive rows.

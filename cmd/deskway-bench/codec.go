@@ -230,7 +230,7 @@ func benchTrace(dir string, f codecFlags) (traceResult, error) {
 		decCPU = append(decCPU, float64(c2-c1)/1e6)
 		res.Bytes += int64(len(update))
 		if f.verbose {
-			fmt.Fprintf(os.Stderr, "%s %d: %d bytes, encode %.2f ms\n", man.Name, i, len(update), float64(t1.Sub(t0))/1e6)
+			fmt.Fprintf(os.Stderr, "%s %d: %d bytes, encode %.2f ms (cpu %.2f ms)\n", man.Name, i, len(update), float64(t1.Sub(t0))/1e6, float64(c1-c0)/1e6)
 		}
 		res.RawBytes += int64(src.Rect.Dx() * src.Rect.Dy() * 3)
 		runtime.ReadMemStats(&ms)
