@@ -89,10 +89,12 @@ func TestSessionRelayFailover(t *testing.T) {
 	}
 	defer cap.Close()
 	s := agent.NewSession(hch, agent.SessionConfig{
-		Desktop:   agent.Desktop{Screen: cap, Prompter: platform.AutoPrompter{Grant: proto.PermView}},
-		Mode:      proto.ModeSupport, MaxFPS: 30,
-		Reconnect: func(ctx context.Context) (proto.MsgConn, error) { return dial(ctx, "r2", srv2.URL, proto.RoleHost), nil },
-		Logger:    slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Desktop: agent.Desktop{Screen: cap, Prompter: platform.AutoPrompter{Grant: proto.PermView}},
+		Mode:    proto.ModeSupport, MaxFPS: 30,
+		Reconnect: func(ctx context.Context) (proto.MsgConn, error) {
+			return dial(ctx, "r2", srv2.URL, proto.RoleHost), nil
+		},
+		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
