@@ -93,7 +93,10 @@ func (e *epollEngine) serve(nc net.Conn, buffered []byte) {
 		c.carry, c.stash = buffered, true
 	}
 	e.nconn.Add(1)
-	l.post(func(l *loop) { l.adopt(c, true) })
+	if !l.post(func(l *loop) { l.adopt(c, true) }) {
+		unix.Close(fd) // the loop has stopped
+		e.nconn.Add(-1)
+	}
 }
 
 func (e *epollEngine) drain() {
@@ -283,6 +286,7 @@ type loop struct {
 
 	mu    sync.Mutex
 	inbox []func(*loop)
+	dead  bool        // the loop stopped: post refuses
 	soon  atomic.Bool // a wake-up in 10 ms is armed
 
 	buf      []byte
@@ -325,9 +329,14 @@ func (l *loop) closeFDs() {
 	unix.Close(l.efd)
 }
 
-// post runs f on the loop's goroutine.
-func (l *loop) post(f func(*loop)) {
+// post runs f on the loop's goroutine; it returns false when the loop
+// has stopped.
+func (l *loop) post(f func(*loop)) bool {
 	l.mu.Lock()
+	if l.dead {
+		l.mu.Unlock()
+		return false
+	}
 	wake := len(l.inbox) == 0
 	l.inbox = append(l.inbox, f)
 	l.mu.Unlock()
@@ -335,6 +344,7 @@ func (l *loop) post(f func(*loop)) {
 		var one = [8]byte{1}
 		unix.Write(l.efd, one[:])
 	}
+	return true
 }
 
 // run serves the loop until it stops. The loop's epoll descriptor is
@@ -446,7 +456,16 @@ func (l *loop) poll() bool {
 			l.tick()
 		}
 		if l.stopping && l.nconns == 0 {
+			l.mu.Lock()
+			l.dead = true
+			l.mu.Unlock()
 			l.runInbox()
+			if l.nconns > 0 { // adopted at the last moment: adopt closes them
+				l.mu.Lock()
+				l.dead = false
+				l.mu.Unlock()
+				continue
+			}
 			return true
 		}
 		if n < len(l.events) && len(l.again) == 0 {

@@ -11,7 +11,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"slices"
 	"sync"
 	"time"
@@ -195,16 +194,6 @@ func wsServe(w http.ResponseWriter, r *http.Request, serve func(c *wsConn, op by
 	io.WriteString(nc, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "+
 		wsAccept(key)+"\r\n\r\n")
 	c := &wsConn{fd: -1, nc: nc, br: brw.Reader}
-	if l := serverLoop(); l != nil {
-		err := l.add(c, true, func(c *wsConn, op byte, p []byte) {
-			if serve(c, op, p) != nil {
-				c.close()
-			}
-		})
-		if err == nil {
-			return
-		}
-	}
 	go func() {
 		defer nc.Close()
 		for {
@@ -226,19 +215,4 @@ func echoHandler(w http.ResponseWriter, r *http.Request) {
 func wsAccept(key string) string {
 	h := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
 	return base64.StdEncoding.EncodeToString(h[:])
-}
-
-var (
-	loopOnce sync.Once
-	theLoop  *evLoop
-)
-
-// serverLoop is the process's event loop for servers, nil without epoll.
-func serverLoop() *evLoop {
-	loopOnce.Do(func() {
-		if os.Getenv("DESKWAY_BENCH_NOLOOP") == "" {
-			theLoop, _ = newEvLoop()
-		}
-	})
-	return theLoop
 }
