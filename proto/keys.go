@@ -45,6 +45,7 @@ var fingerprintEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567")
 type StaticPrivate struct {
 	_   [0]func()
 	k   [StaticKeySize]byte
+	pub StaticPublic // computed once
 	set bool
 }
 
@@ -62,8 +63,19 @@ func NewStaticPrivate(r io.Reader) (StaticPrivate, error) {
 	if _, err := io.ReadFull(randOrDefault(r), k.k[:]); err != nil {
 		return StaticPrivate{}, fmt.Errorf("proto: generate static key: %w", err)
 	}
-	k.set = true
+	k.setPublic()
 	return k, nil
+}
+
+// setPublic computes and caches the public key.
+func (k *StaticPrivate) setPublic() {
+	pub, err := curve25519.X25519(k.k[:], curve25519.Basepoint)
+	if err != nil {
+		// X25519 with the base point never yields the all-zero output.
+		panic("proto: x25519 base point multiplication failed: " + err.Error())
+	}
+	copy(k.pub[:], pub)
+	k.set = true
 }
 
 // StaticPrivateFromBytes makes a StaticPrivate from the 32 bytes that
@@ -79,20 +91,8 @@ func StaticPrivateFromBytes(b []byte) (StaticPrivate, error) {
 // IsZero reports whether k holds no key.
 func (k StaticPrivate) IsZero() bool { return !k.set }
 
-// Public returns the public key of k.
-func (k StaticPrivate) Public() StaticPublic {
-	var p StaticPublic
-	if !k.set {
-		return p
-	}
-	pub, err := curve25519.X25519(k.k[:], curve25519.Basepoint)
-	if err != nil {
-		// X25519 with the base point never yields the all-zero output.
-		panic("proto: x25519 base point multiplication failed: " + err.Error())
-	}
-	copy(p[:], pub)
-	return p
-}
+// Public returns the public key of k (the zero key if k is zero).
+func (k StaticPrivate) Public() StaticPublic { return k.pub }
 
 // MarshalBinary returns the 32 private key bytes, for the agent's and the
 // viewers' key storage (an OS keystore or an encrypted 0600 file).
@@ -109,7 +109,7 @@ func (k *StaticPrivate) UnmarshalBinary(b []byte) error {
 		return fmt.Errorf("proto: static private key: length %d, want %d", len(b), StaticKeySize)
 	}
 	copy(k.k[:], b)
-	k.set = true
+	k.setPublic()
 	return nil
 }
 
@@ -124,6 +124,7 @@ func (k StaticPrivate) LogValue() slog.Value {
 // wipe zeroes the key.
 func (k *StaticPrivate) wipe() {
 	clear(k.k[:])
+	k.pub = StaticPublic{}
 	k.set = false
 }
 
