@@ -36,6 +36,7 @@ func TestGoroutineEngine(t *testing.T) {
 		{"ReportCountsBytes", TestReportCountsBytes},
 		{"PeerReconnects", TestPeerReconnects},
 		{"HealthAndMetrics", TestHealthAndMetrics},
+		{"TLS", TestTLS},
 	} {
 		t.Run(tc.name, tc.f)
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -461,4 +462,35 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestTLS serves the relay over TLS from the process itself: the epoll
+// engine bridges such connections through a socket pair.
+func TestTLS(t *testing.T) {
+	r := newTestRelay(t, nil)
+	ts := httptest.NewTLSServer(r.s.Handler())
+	defer ts.Close()
+	sess := proto.NewSessionID()
+	ctx := ctx5(t)
+	opts := &ws.Options{HTTPClient: ts.Client()}
+	dial := func(role proto.Role) *ws.Conn {
+		c, err := ws.Connect(ctx, ws.Relay{RelayID: "r1", URL: ts.URL, Ticket: r.ticket(t, sess, role, proto.ModeSupport)}, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.WebSocket().CloseNow() })
+		return c
+	}
+	host, viewer := dial(proto.RoleHost), dial(proto.RoleViewer)
+	waitPaired(t, host)
+	waitPaired(t, viewer)
+	for _, n := range []int{10, 70000} {
+		want := pattern(n, 3)
+		if err := host.WriteMsg(ctx, want); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := viewer.ReadMsg(ctx); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("over TLS: %d bytes, %v; want %d", len(got), err, n)
+		}
+	}
 }
