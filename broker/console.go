@@ -779,10 +779,11 @@ func (s *Server) consoleAuditExport(w http.ResponseWriter, r *http.Request, u *U
 
 // ---- browser viewer
 
-// consoleView serves the browser viewer's page (web/static/view.html)
-// at /view, or says that this build has none.
+// consoleView serves the browser viewer's page (web.ViewerPage, with the
+// Subresource Integrity hashes of its script and wasm) at /view, or says
+// that this build has none.
 func (s *Server) consoleView(w http.ResponseWriter, r *http.Request) {
-	b, err := fs.ReadFile(web.Static(), "view.html")
+	b, err := web.ViewerPage()
 	if err != nil {
 		s.message(w, r, http.StatusOK, "Browser viewer", "This broker was built without the browser viewer. Use the native viewer (deskway-viewer).")
 		return
