@@ -33,7 +33,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("PATCH /api/v1/users/{id}", a(s.apiUpdateUser))
 	mux.Handle("DELETE /api/v1/users/{id}", a(s.apiDeleteUser))
 	mux.Handle("GET /api/v1/hosts", a(s.apiHosts))
-	mux.HandleFunc("GET /api/v1/hosts/control", s.handleControl)
+	mux.HandleFunc("GET /api/v1/hosts/control", s.wsEndpoint(s.handleControl))
 	mux.Handle("GET /api/v1/hosts/{id}", a(s.apiHost))
 	mux.Handle("DELETE /api/v1/hosts/{id}", a(s.apiDeleteHost))
 	mux.Handle("POST /api/v1/hosts/{id}/connect", a(s.apiConnect))
@@ -42,7 +42,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("POST /api/v1/enroll-codes", a(s.apiEnrollCode))
 	mux.Handle("POST /api/v1/enroll", a(s.apiEnroll))
 	mux.Handle("POST /api/v1/support", a(s.apiSupport))
-	mux.HandleFunc("GET /api/v1/support/{nameplate}/wait", s.handleSupportWait)
+	mux.HandleFunc("GET /api/v1/support/{nameplate}/wait", s.wsEndpoint(s.handleSupportWait))
 	mux.Handle("POST /api/v1/support/join", a(s.apiJoin))
 	mux.Handle("GET /api/v1/sessions", a(s.apiSessions))
 	mux.Handle("POST /api/v1/sessions/{id}/tickets", a(s.apiTickets))
@@ -86,9 +86,12 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /admin/audit", s.page(true, s.consoleAudit))
 	mux.Handle("GET /admin/audit/export", s.page(true, s.consoleAuditExport))
 	mux.HandleFunc("GET /view", s.consoleView)
-	static := web.StaticHandler() // deskway.wasm precompressed
+	static := http.FileServerFS(web.Static())
 	mux.Handle("GET /static/", http.StripPrefix("/static/", cacheFor(time.Hour, static)))
 	mux.Handle("GET /robots.txt", static)
+	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/static/favicon.svg", http.StatusMovedPermanently)
+	})
 
 	// Operations.
 	mux.HandleFunc("GET /healthz", s.healthz)

@@ -258,48 +258,37 @@ func (w wsMsg) read(ctx context.Context) (api.ControlMsg, error) {
 	return api.DecodeControlMsg(b)
 }
 
-// wsLife counts a WebSocket handler for Run's shutdown and returns its
-// context, which ends with the request or with the Server's life.
-func (s *Server) wsLife(w http.ResponseWriter, r *http.Request) (context.Context, func(), bool) {
-	s.connMu.Lock()
-	if s.connClosed {
+// wsEndpoint serves a WebSocket endpoint with fn: it accepts the
+// connection (same-origin only, messages of at most api.MaxControlMsg),
+// counts the handler for Run's shutdown, and gives fn a context that ends
+// with the request or with the Server's life.
+func (s *Server) wsEndpoint(fn func(ctx context.Context, ws *websocket.Conn, r *http.Request)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.connMu.Lock()
+		if s.connClosed {
+			s.connMu.Unlock()
+			http.Error(w, "broker shutting down", http.StatusServiceUnavailable)
+			return
+		}
+		s.conns.Add(1)
 		s.connMu.Unlock()
-		http.Error(w, "broker shutting down", http.StatusServiceUnavailable)
-		return nil, nil, false
+		defer s.conns.Done()
+		ws, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.CloseNow()
+		ws.SetReadLimit(api.MaxControlMsg)
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		defer context.AfterFunc(s.life, cancel)()
+		fn(ctx, ws, r)
 	}
-	s.conns.Add(1)
-	s.connMu.Unlock()
-	ctx, cancel := context.WithCancel(r.Context())
-	stop := context.AfterFunc(s.life, cancel)
-	return ctx, func() {
-		stop()
-		cancel()
-		s.conns.Done()
-	}, true
-}
-
-func acceptWS(w http.ResponseWriter, r *http.Request) (*websocket.Conn, error) {
-	ws, err := websocket.Accept(w, r, nil)
-	if err != nil {
-		return nil, err
-	}
-	ws.SetReadLimit(api.MaxControlMsg)
-	return ws, nil
 }
 
 // handleControl serves GET /api/v1/hosts/control: the host proves its
 // device key, is marked online, and receives session offers.
-func (s *Server) handleControl(w http.ResponseWriter, r *http.Request) {
-	ctx, done, ok := s.wsLife(w, r)
-	if !ok {
-		return
-	}
-	defer done()
-	ws, err := acceptWS(w, r)
-	if err != nil {
-		return
-	}
-	defer ws.CloseNow()
+func (s *Server) handleControl(ctx context.Context, ws *websocket.Conn, r *http.Request) {
 	ip := s.clientIP(r).String()
 	nonce := make([]byte, api.NonceSize)
 	rand.Read(nonce)
@@ -360,17 +349,7 @@ func (s *Server) handleControl(w http.ResponseWriter, r *http.Request) {
 // handleSupportWait serves GET /api/v1/support/{nameplate}/wait: the
 // support agent authenticates with its wait token and receives the
 // session offer when a technician joins.
-func (s *Server) handleSupportWait(w http.ResponseWriter, r *http.Request) {
-	ctx, done, ok := s.wsLife(w, r)
-	if !ok {
-		return
-	}
-	defer done()
-	ws, err := acceptWS(w, r)
-	if err != nil {
-		return
-	}
-	defer ws.CloseNow()
+func (s *Server) handleSupportWait(ctx context.Context, ws *websocket.Conn, r *http.Request) {
 	msg := wsMsg{ws}
 	actx, cancel := context.WithTimeout(ctx, authTimeout)
 	m, err := msg.read(actx)

@@ -139,6 +139,27 @@ func (s *sqlStore) migrate(ctx context.Context, conn *sql.Conn) error {
 	return nil
 }
 
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface{ Scan(...any) error }
+
+// queryAll runs a query on the reader and scans every row with scan.
+func queryAll[T any](ctx context.Context, s *sqlStore, scan func(scanner) (*T, error), query string, args ...any) ([]T, error) {
+	rows, err := s.query(ctx, s.r, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *v)
+	}
+	return out, rows.Err()
+}
+
 // ts and fromTS convert times to the stored Unix microseconds (0 = zero
 // time).
 func ts(t time.Time) int64 {
@@ -203,7 +224,7 @@ func wrap(op string, err error) error {
 
 const userCols = `id, name, role, password_hash, disabled, totp_secret, totp_pending, totp_step, created, last_login`
 
-func scanUser(sc interface{ Scan(...any) error }) (*User, error) {
+func scanUser(sc scanner) (*User, error) {
 	var u User
 	var role string
 	var created, last int64
@@ -232,20 +253,8 @@ func (s *sqlStore) UserByName(ctx context.Context, name string) (*User, error) {
 }
 
 func (s *sqlStore) ListUsers(ctx context.Context) ([]User, error) {
-	rows, err := s.query(ctx, s.r, `SELECT `+userCols+` FROM users ORDER BY name`)
-	if err != nil {
-		return nil, wrap("list users", err)
-	}
-	defer rows.Close()
-	var us []User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, wrap("list users", err)
-		}
-		us = append(us, *u)
-	}
-	return us, wrap("list users", rows.Err())
+	us, err := queryAll(ctx, s, scanUser, `SELECT `+userCols+` FROM users ORDER BY name`)
+	return us, wrap("list users", err)
 }
 
 func (s *sqlStore) UpdateUser(ctx context.Context, u *User) error {
@@ -348,7 +357,7 @@ func (s *sqlStore) DeleteUserAuthSessions(ctx context.Context, userID string, ke
 
 const enrollCols = `id, hash, owner_id, created_by, created, expires`
 
-func scanEnroll(sc interface{ Scan(...any) error }) (*EnrollCode, error) {
+func scanEnroll(sc scanner) (*EnrollCode, error) {
 	var e EnrollCode
 	var created, expires int64
 	if err := sc.Scan(&e.ID, &e.Hash, &e.OwnerID, &e.CreatedBy, &created, &expires); err != nil {
@@ -365,20 +374,9 @@ func (s *sqlStore) CreateEnrollCode(ctx context.Context, e *EnrollCode) error {
 }
 
 func (s *sqlStore) ListEnrollCodes(ctx context.Context, ownerID string, now time.Time) ([]EnrollCode, error) {
-	rows, err := s.query(ctx, s.r, `SELECT `+enrollCols+` FROM enroll_codes WHERE expires > ? AND (? = '' OR owner_id = ?) ORDER BY created`, ts(now), ownerID, ownerID)
-	if err != nil {
-		return nil, wrap("list enroll codes", err)
-	}
-	defer rows.Close()
-	var es []EnrollCode
-	for rows.Next() {
-		e, err := scanEnroll(rows)
-		if err != nil {
-			return nil, wrap("list enroll codes", err)
-		}
-		es = append(es, *e)
-	}
-	return es, wrap("list enroll codes", rows.Err())
+	es, err := queryAll(ctx, s, scanEnroll, `SELECT `+enrollCols+` FROM enroll_codes WHERE expires > ? AND (? = '' OR owner_id = ?) ORDER BY created`,
+		ts(now), ownerID, ownerID)
+	return es, wrap("list enroll codes", err)
 }
 
 func (s *sqlStore) DeleteEnrollCode(ctx context.Context, id string) error {
@@ -394,7 +392,7 @@ func (s *sqlStore) TakeEnrollCode(ctx context.Context, hash []byte, now time.Tim
 
 const hostCols = `h.id, h.name, h.os, h.version, h.owner_id, u.name, h.device_pub, h.enrolled, h.instance, h.conn_id, h.seen_at`
 
-func scanHost(sc interface{ Scan(...any) error }) (*Host, error) {
+func scanHost(sc scanner) (*Host, error) {
 	var h Host
 	var enrolled, seen int64
 	if err := sc.Scan(&h.ID, &h.Name, &h.OS, &h.Version, &h.OwnerID, &h.OwnerName, &h.DevicePub, &enrolled, &h.Instance, &h.ConnID, &seen); err != nil {
@@ -450,23 +448,10 @@ func (s *sqlStore) HostByID(ctx context.Context, id string) (*Host, error) {
 }
 
 func (s *sqlStore) ListHosts(ctx context.Context, userID string) ([]Host, error) {
-	rows, err := s.query(ctx, s.r, `SELECT `+hostCols+` FROM hosts h JOIN users u ON u.id = h.owner_id
+	hs, err := queryAll(ctx, s, scanHost, `SELECT `+hostCols+` FROM hosts h JOIN users u ON u.id = h.owner_id
 		WHERE ? = '' OR h.owner_id = ? OR EXISTS (SELECT 1 FROM host_access a WHERE a.host_id = h.id AND a.user_id = ?)
 		ORDER BY h.name, h.id`, userID, userID, userID)
 	if err != nil {
-		return nil, wrap("list hosts", err)
-	}
-	var hs []Host
-	for rows.Next() {
-		h, err := scanHost(rows)
-		if err != nil {
-			rows.Close()
-			return nil, wrap("list hosts", err)
-		}
-		hs = append(hs, *h)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, wrap("list hosts", err)
 	}
 	return hs, wrap("list hosts", s.hostUsers(ctx, hs))
@@ -521,7 +506,7 @@ func (s *sqlStore) ClearInstanceHosts(ctx context.Context, instance string) erro
 
 const supportCols = `nameplate, session_id, host_id, wait_hash, name, os, version, ip, created, expires, technician_id`
 
-func scanSupport(sc interface{ Scan(...any) error }) (*Support, error) {
+func scanSupport(sc scanner) (*Support, error) {
 	var sp Support
 	var sid []byte
 	var created, expires int64
@@ -568,7 +553,7 @@ func (s *sqlStore) CountPendingSupport(ctx context.Context, now time.Time) (int,
 
 const sessionCols = `id, mode, host_id, host_name, viewer_id, viewer_name, nameplate, refresh_hash, start_at, end_at, bytes_from_host, bytes_to_host, end_reason, relays`
 
-func scanSession(sc interface{ Scan(...any) error }) (*Session, error) {
+func scanSession(sc scanner) (*Session, error) {
 	var ss Session
 	var id []byte
 	var mode, relays string
@@ -629,20 +614,8 @@ func (s *sqlStore) ListSessions(ctx context.Context, f SessionFilter) ([]Session
 	}
 	q += ` ORDER BY start_at DESC LIMIT ?`
 	args = append(args, limit)
-	rows, err := s.query(ctx, s.r, q, args...)
-	if err != nil {
-		return nil, wrap("list sessions", err)
-	}
-	defer rows.Close()
-	var out []Session
-	for rows.Next() {
-		ss, err := scanSession(rows)
-		if err != nil {
-			return nil, wrap("list sessions", err)
-		}
-		out = append(out, *ss)
-	}
-	return out, wrap("list sessions", rows.Err())
+	out, err := queryAll(ctx, s, scanSession, q, args...)
+	return out, wrap("list sessions", err)
 }
 
 func (s *sqlStore) ReopenSession(ctx context.Context, id proto.SessionID, now time.Time) error {
@@ -731,22 +704,14 @@ func (s *sqlStore) QueryAudit(ctx context.Context, q api.AuditQuery) ([]api.Audi
 	}
 	query += ` ORDER BY id DESC LIMIT ?`
 	args = append(args, limit)
-	rows, err := s.query(ctx, s.r, query, args...)
-	if err != nil {
-		return nil, wrap("query audit", err)
-	}
-	defer rows.Close()
-	var out []api.AuditEntry
-	for rows.Next() {
+	out, err := queryAll(ctx, s, func(sc scanner) (*api.AuditEntry, error) {
 		var e api.AuditEntry
 		var at int64
-		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Target, &e.IP, &e.OK, &e.Detail); err != nil {
-			return nil, wrap("query audit", err)
-		}
+		err := sc.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Target, &e.IP, &e.OK, &e.Detail)
 		e.Time = fromTS(at)
-		out = append(out, e)
-	}
-	return out, wrap("query audit", rows.Err())
+		return &e, err
+	}, query, args...)
+	return out, wrap("query audit", err)
 }
 
 // ---- ticket keys
@@ -758,22 +723,14 @@ func (s *sqlStore) CreateTicketKey(ctx context.Context, k *TicketKey) error {
 }
 
 func (s *sqlStore) ListTicketKeys(ctx context.Context) ([]TicketKey, error) {
-	rows, err := s.query(ctx, s.r, `SELECT kid, pub, priv, created, activates, retired FROM ticket_keys ORDER BY activates, kid`)
-	if err != nil {
-		return nil, wrap("list ticket keys", err)
-	}
-	defer rows.Close()
-	var out []TicketKey
-	for rows.Next() {
+	out, err := queryAll(ctx, s, func(sc scanner) (*TicketKey, error) {
 		var k TicketKey
 		var created, activates, retired int64
-		if err := rows.Scan(&k.KID, &k.Public, &k.Private, &created, &activates, &retired); err != nil {
-			return nil, wrap("list ticket keys", err)
-		}
+		err := sc.Scan(&k.KID, &k.Public, &k.Private, &created, &activates, &retired)
 		k.Created, k.Activates, k.Retired = fromTS(created), fromTS(activates), fromTS(retired)
-		out = append(out, k)
-	}
-	return out, wrap("list ticket keys", rows.Err())
+		return &k, err
+	}, `SELECT kid, pub, priv, created, activates, retired FROM ticket_keys ORDER BY activates, kid`)
+	return out, wrap("list ticket keys", err)
 }
 
 func (s *sqlStore) RetireTicketKey(ctx context.Context, kid string, at time.Time) error {

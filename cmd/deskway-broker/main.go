@@ -201,6 +201,17 @@ func (c *common) open(ctx context.Context, log *slog.Logger) (broker.Store, erro
 	return broker.OpenStore(ctx, c.db, log)
 }
 
+// openStore makes the logger and opens the database; the caller closes
+// the store.
+func (c *common) openStore(ctx context.Context, sio stdio) (*slog.Logger, broker.Store, error) {
+	log, err := c.logger(sio.err)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := c.open(ctx, log)
+	return log, st, err
+}
+
 // dataKey reads the data key, creating it beside a SQLite database on
 // first use.
 func (c *common) dataKey(log *slog.Logger) ([]byte, error) {
@@ -336,11 +347,7 @@ func userCmd(ctx context.Context, args []string, sio stdio) error {
 	if len(pos) != n {
 		return fmt.Errorf("user %s: want %d argument(s), got %q", pos[0], n-1, pos[1:])
 	}
-	log, err := c.logger(sio.err)
-	if err != nil {
-		return err
-	}
-	st, err := c.open(ctx, log)
+	log, st, err := c.openStore(ctx, sio)
 	if err != nil {
 		return err
 	}
@@ -421,11 +428,7 @@ func enrollCodeCmd(ctx context.Context, args []string, sio stdio) error {
 	if len(pos) != 1 {
 		return errors.New("enroll-code: want the owner's user name")
 	}
-	log, err := c.logger(sio.err)
-	if err != nil {
-		return err
-	}
-	st, err := c.open(ctx, log)
+	log, st, err := c.openStore(ctx, sio)
 	if err != nil {
 		return err
 	}
@@ -456,11 +459,7 @@ func keysCmd(ctx context.Context, args []string, sio stdio) error {
 	if len(pos) != 1 || (pos[0] != "list" && pos[0] != "rotate") {
 		return errors.New("keys: want list or rotate")
 	}
-	log, err := c.logger(sio.err)
-	if err != nil {
-		return err
-	}
-	st, err := c.open(ctx, log)
+	log, st, err := c.openStore(ctx, sio)
 	if err != nil {
 		return err
 	}
@@ -536,11 +535,7 @@ func auditCmd(ctx context.Context, args []string, sio stdio) error {
 	if err != nil {
 		return err
 	}
-	log, err := c.logger(sio.err)
-	if err != nil {
-		return err
-	}
-	st, err := c.open(ctx, log)
+	_, st, err := c.openStore(ctx, sio)
 	if err != nil {
 		return err
 	}
