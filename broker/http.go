@@ -86,7 +86,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /admin/audit", s.page(true, s.consoleAudit))
 	mux.Handle("GET /admin/audit/export", s.page(true, s.consoleAuditExport))
 	mux.HandleFunc("GET /view", s.consoleView)
-	static := http.FileServerFS(web.Static())
+	static := web.StaticHandler() // deskway.wasm precompressed
 	mux.Handle("GET /static/", http.StripPrefix("/static/", cacheFor(time.Hour, static)))
 	mux.Handle("GET /robots.txt", static)
 	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
