@@ -45,10 +45,17 @@ type sigEntry struct {
 
 type vec struct{ dx, dy int32 }
 
+// sigSlot is an entry of the signature table: a hash and the first of
+// the sorted signatures that have it (-1: empty).
+type sigSlot struct {
+	hash uint64
+	idx  int32
+}
+
 type motionScratch struct {
 	sigs    []sigEntry
 	filter  []uint64
-	table   []int32
+	table   []sigSlot
 	votes   voteTable
 	ranked  []vec
 	vecOf   []int32 // per dirty index: chosen vector+1, 0 none
@@ -134,11 +141,11 @@ func (e *Encoder) findMotion() {
 		tsize <<= 1
 	}
 	if cap(m.table) < tsize {
-		m.table = make([]int32, tsize)
+		m.table = make([]sigSlot, tsize)
 	}
 	m.table = m.table[:tsize]
 	for i := range m.table {
-		m.table[i] = -1
+		m.table[i].idx = -1
 	}
 	mask := uint64(tsize - 1)
 	// The low bits of a polynomial hash depend only on the low bits of
@@ -154,8 +161,8 @@ func (e *Encoder) findMotion() {
 			k := hs >> 44
 			m.filter[k>>6] |= 1 << (k & 63)
 			for p := hs >> shift; ; p = (p + 1) & mask {
-				if m.table[p] < 0 {
-					m.table[p] = int32(i)
+				if m.table[p].idx < 0 {
+					m.table[p] = sigSlot{hs, int32(i)}
 					break
 				}
 			}
@@ -181,11 +188,11 @@ scan:
 		for x := 0; ; x++ {
 			k := h >> 44
 			if m.filter[k>>6]&(1<<(k&63)) != 0 {
-				for p := h >> shift; m.table[p] >= 0; p = (p + 1) & mask {
-					i := int(m.table[p])
-					if m.sigs[i].hash != h {
+				for p := h >> shift; m.table[p].idx >= 0; p = (p + 1) & mask {
+					if m.table[p].hash != h {
 						continue
 					}
+					i := int(m.table[p].idx)
 					for ; i < len(m.sigs) && m.sigs[i].hash == h; i++ {
 						s := m.sigs[i]
 						tx, ty := int(s.tile)%e.tw, int(s.tile)/e.tw
