@@ -103,6 +103,28 @@ func (b *testBroker) login(t *testing.T, name, password string) *api.Client {
 	return c
 }
 
+// joinAsViewer dials the relays of the viewer's pairing p, runs the
+// handshake with cfg (session, host and a new static key filled in) and
+// starts a test viewer on the channel.
+func joinAsViewer(t *testing.T, ctx context.Context, p *api.Pairing, cfg proto.ViewerConfig) *testViewer {
+	t.Helper()
+	rs := make([]ws.Relay, len(p.Tickets))
+	for i, tk := range p.Tickets {
+		rs[i] = ws.Relay(tk)
+	}
+	conn, err := ws.Dial(ctx, rs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.SessionID, cfg.HostID = p.SessionID, p.HostID
+	cfg.Static, _ = proto.NewStaticPrivate(nil)
+	vch, err := proto.DialViewer(ctx, conn, cfg)
+	if err != nil {
+		t.Fatalf("DialViewer: %v", err)
+	}
+	return newTestViewer(t, vch)
+}
+
 // statusLines collects what the agent shows the person at the host.
 type statusLines struct {
 	mu    sync.Mutex
@@ -183,20 +205,7 @@ func TestSupportModeEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Join(%s): %v", code.Nameplate(), err)
 	}
-	rs := make([]ws.Relay, len(p.Tickets))
-	for i, tk := range p.Tickets {
-		rs[i] = ws.Relay(tk)
-	}
-	conn, err := ws.Dial(ctx, rs, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vs, _ := proto.NewStaticPrivate(nil)
-	vch, err := proto.DialViewer(ctx, conn, proto.ViewerConfig{Mode: proto.ModeSupport, SessionID: p.SessionID, HostID: p.HostID, Static: vs, Code: code})
-	if err != nil {
-		t.Fatalf("DialViewer: %v", err)
-	}
-	v := newTestViewer(t, vch)
+	v := joinAsViewer(t, ctx, p, proto.ViewerConfig{Mode: proto.ModeSupport, Code: code})
 	go v.run(ctx)
 	expectScreen(t, d, v)
 	v.send(ctx, &proto.End{Reason: proto.EndNormal}, true)
@@ -252,23 +261,7 @@ func TestUnattendedModeEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Connect: %v", err)
 	}
-	rs := make([]ws.Relay, len(p.Tickets))
-	for i, tk := range p.Tickets {
-		rs[i] = ws.Relay(tk)
-	}
-	conn, err := ws.Dial(ctx, rs, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vs, _ := proto.NewStaticPrivate(nil)
-	vch, err := proto.DialViewer(ctx, conn, proto.ViewerConfig{
-		Mode: proto.ModeUnattended, SessionID: p.SessionID, HostID: p.HostID, Static: vs,
-		OwnerID: p.Owner, Password: []byte(password),
-	})
-	if err != nil {
-		t.Fatalf("DialViewer: %v", err)
-	}
-	v := newTestViewer(t, vch)
+	v := joinAsViewer(t, ctx, p, proto.ViewerConfig{Mode: proto.ModeUnattended, OwnerID: p.Owner, Password: []byte(password)})
 	go v.run(ctx)
 	expectScreen(t, d, v)
 	v.mu.Lock()

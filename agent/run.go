@@ -110,10 +110,7 @@ func RunSupport(ctx context.Context, cfg RunConfig) error {
 			return fmt.Errorf("agent: support: %w", err)
 		}
 		cfg.status("Connected. The short authentication string is %s.", ch.SAS())
-		sc := cfg.Session
-		sc.Mode, sc.Viewer = proto.ModeSupport, p.Viewer
-		sc.Reconnect = cfg.reconnect(p)
-		err = NewSession(ch, sc).Run(ctx)
+		err = cfg.runSession(ctx, ch, p)
 		cfg.status("The session has ended.")
 		return err
 	}
@@ -234,12 +231,18 @@ func hostSession(ctx context.Context, cfg RunConfig, id *Identity, rec *proto.Ho
 		return err
 	}
 	cfg.status("%s connected (check %s).", nameOr(p.Viewer, "Your viewer"), ch.SAS())
-	sc := cfg.Session
-	sc.Mode, sc.Viewer = proto.ModeUnattended, p.Viewer
-	sc.Reconnect = cfg.reconnect(p)
-	err = NewSession(ch, sc).Run(ctx)
+	err = cfg.runSession(ctx, ch, p)
 	cfg.status("Session ended. Waiting for sessions.")
 	return err
+}
+
+// runSession runs the session of offer p on ch, resuming through fresh
+// tickets when its relay fails.
+func (c *RunConfig) runSession(ctx context.Context, ch *proto.Channel, p *api.Pairing) error {
+	sc := c.Session
+	sc.Mode, sc.Viewer = p.Mode, p.Viewer
+	sc.Reconnect = c.reconnect(p)
+	return NewSession(ch, sc).Run(ctx)
 }
 
 // reconnect asks the broker for fresh tickets of the session (with the

@@ -757,14 +757,8 @@ func (s *Session) sendScreen(ctx context.Context) error {
 			s.stats.Keyframes++
 		}
 		s.mu.Unlock()
-		for {
-			var ok bool
-			if msg, ok = frag.Next(msg[:0]); !ok {
-				break
-			}
-			if err := s.ch.Send(ctx, msg, false); err != nil {
-				return fmt.Errorf("agent: send screen: %w", err)
-			}
+		if msg, err = s.sendFragments(ctx, frag, msg, false); err != nil {
+			return fmt.Errorf("agent: send screen: %w", err)
 		}
 		last = now
 	}

@@ -71,14 +71,8 @@ func (s *Session) sendCursor(ctx context.Context) error {
 				if _, err := frag.Start(payload, 0); err != nil {
 					return fmt.Errorf("agent: cursor: %w", err)
 				}
-				for {
-					var ok bool
-					if msg, ok = frag.Next(msg[:0]); !ok {
-						break
-					}
-					if err := s.ch.Send(ctx, msg, true); err != nil {
-						return err
-					}
+				if msg, err = s.sendFragments(ctx, frag, msg, true); err != nil {
+					return err
 				}
 				serial = shapeSerial
 			}
@@ -150,14 +144,22 @@ func (s *Session) sendClipboard(ctx context.Context) error {
 			s.log.Warn("clipboard", "err", err)
 			continue
 		}
-		for {
-			var ok bool
-			if msg, ok = frag.Next(msg[:0]); !ok {
-				break
-			}
-			if err := s.ch.Send(ctx, msg, true); err != nil {
-				return err
-			}
+		if msg, err = s.sendFragments(ctx, frag, msg, true); err != nil {
+			return err
+		}
+	}
+}
+
+// sendFragments sends every fragment of frag's current payload, building
+// each message in buf (returned for reuse).
+func (s *Session) sendFragments(ctx context.Context, frag *proto.Fragmenter, buf []byte, reliable bool) ([]byte, error) {
+	for {
+		var ok bool
+		if buf, ok = frag.Next(buf[:0]); !ok {
+			return buf, nil
+		}
+		if err := s.ch.Send(ctx, buf, reliable); err != nil {
+			return buf, err
 		}
 	}
 }

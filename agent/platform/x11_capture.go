@@ -94,16 +94,10 @@ func NewX11Capturer(name string) (_ *X11Capturer, err error) {
 	}
 	x := &X11Capturer{c: c, root: scr.Root, width: int(scr.WidthInPixels), height: int(scr.HeightInPixels)}
 	if err := useExtension(c, "XFIXES"); err != nil {
-		return nil, fmt.Errorf("platform: x11 capture: XFIXES: %w", err)
-	}
-	if _, err := xfixes.QueryVersion(c, 5, 0).Reply(); err != nil {
-		return nil, fmt.Errorf("platform: x11 capture: XFIXES version: %w", err)
+		return nil, err
 	}
 	if err := useExtension(c, "DAMAGE"); err != nil {
-		return nil, fmt.Errorf("platform: x11 capture: DAMAGE: %w", err)
-	}
-	if _, err := damage.QueryVersion(c, 1, 1).Reply(); err != nil {
-		return nil, fmt.Errorf("platform: x11 capture: DAMAGE version: %w", err)
+		return nil, err
 	}
 	if x.dmg, err = damage.NewDamageId(c); err != nil {
 		return nil, fmt.Errorf("platform: x11 capture: %w", err)

@@ -99,10 +99,7 @@ func NewX11Clipboard(name string) (_ *X11Clipboard, err error) {
 		return nil, fmt.Errorf("platform: x11 clipboard: create window: %w", err)
 	}
 	if err := useExtension(c, "XFIXES"); err != nil {
-		return nil, fmt.Errorf("platform: x11 clipboard: XFIXES: %w", err)
-	}
-	if _, err := xfixes.QueryVersion(c, 5, 0).Reply(); err != nil {
-		return nil, fmt.Errorf("platform: x11 clipboard: XFIXES version: %w", err)
+		return nil, err
 	}
 	err = xfixes.SelectSelectionInputChecked(c, x.win, x.atoms.clipboard,
 		xfixes.SelectionEventMaskSetSelectionOwner|xfixes.SelectionEventMaskSelectionWindowDestroy|

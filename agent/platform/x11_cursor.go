@@ -38,10 +38,7 @@ func NewX11Cursor(name string) (_ *X11Cursor, err error) {
 		}
 	}()
 	if err := useExtension(c, "XFIXES"); err != nil {
-		return nil, fmt.Errorf("platform: x11 cursor: XFIXES: %w", err)
-	}
-	if _, err := xfixes.QueryVersion(c, 5, 0).Reply(); err != nil {
-		return nil, fmt.Errorf("platform: x11 cursor: XFIXES version: %w", err)
+		return nil, err
 	}
 	if err := xfixes.SelectCursorInputChecked(c, scr.Root, xfixes.CursorNotifyMaskDisplayCursor).Check(); err != nil {
 		return nil, fmt.Errorf("platform: x11 cursor: select cursor input: %w", err)

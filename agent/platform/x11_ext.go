@@ -30,8 +30,28 @@ var (
 	}
 )
 
-// useExtension makes the named extension usable on c.
+// extVersions are the version handshakes some extensions require before
+// their other requests work.
+var extVersions = map[string]func(*xgb.Conn) error{
+	"XFIXES": func(c *xgb.Conn) error { _, err := xfixes.QueryVersion(c, 5, 0).Reply(); return err },
+	"DAMAGE": func(c *xgb.Conn) error { _, err := damage.QueryVersion(c, 1, 1).Reply(); return err },
+}
+
+// useExtension makes the named extension usable on c, version handshake
+// included.
 func useExtension(c *xgb.Conn, name string) error {
+	if err := registerExtension(c, name); err != nil {
+		return err
+	}
+	if v := extVersions[name]; v != nil {
+		if err := v(c); err != nil {
+			return fmt.Errorf("platform: x11: %s version: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func registerExtension(c *xgb.Conn, name string) error {
 	extMu.Lock()
 	defer extMu.Unlock()
 	r, err := xproto.QueryExtension(c, uint16(len(name)), name).Reply()

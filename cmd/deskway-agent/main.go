@@ -228,19 +228,15 @@ func client(o options, broker string) (*api.Client, error) {
 	return &api.Client{BaseURL: broker, HTTPClient: hc, UserAgent: "deskway-agent/" + version}, nil
 }
 
-func sessionConfig(o options, d agent.Desktop, log *slog.Logger) (agent.SessionConfig, error) {
-	m, err := codec.ParseMode(o.codecMode)
+// runWith opens the desktop and runs run (RunSupport or RunHost) with the
+// broker at broker and a session configuration from the flags.
+func runWith(ctx context.Context, o options, broker string, info api.HostInfo, stdout io.Writer, log *slog.Logger,
+	run func(context.Context, agent.RunConfig) error) error {
+	c, err := client(o, broker)
 	if err != nil {
-		return agent.SessionConfig{}, err
+		return err
 	}
-	return agent.SessionConfig{
-		Desktop: d, MaxFPS: o.maxFPS, Window: o.window, Codec: codec.EncoderOptions{Mode: m},
-		Version: version, Logger: log,
-	}, nil
-}
-
-func share(ctx context.Context, o options, stdout io.Writer, log *slog.Logger) error {
-	c, err := client(o, o.broker)
+	m, err := codec.ParseMode(o.codecMode)
 	if err != nil {
 		return err
 	}
@@ -249,14 +245,18 @@ func share(ctx context.Context, o options, stdout io.Writer, log *slog.Logger) e
 		return err
 	}
 	defer closeDesktop()
-	sc, err := sessionConfig(o, d, log)
-	if err != nil {
-		return err
-	}
-	return agent.RunSupport(ctx, agent.RunConfig{
-		Client: c, Info: hostInfo(o), Dir: o.configDir, Session: sc, Logger: log,
+	return run(ctx, agent.RunConfig{
+		Client: c, Info: info, Dir: o.configDir, Logger: log,
+		Session: agent.SessionConfig{
+			Desktop: d, MaxFPS: o.maxFPS, Window: o.window, Codec: codec.EncoderOptions{Mode: m},
+			Version: version, Logger: log,
+		},
 		Status: func(s string) { fmt.Fprintln(stdout, s) },
 	})
+}
+
+func share(ctx context.Context, o options, stdout io.Writer, log *slog.Logger) error {
+	return runWith(ctx, o, o.broker, hostInfo(o), stdout, log, agent.RunSupport)
 }
 
 func enroll(ctx context.Context, o options, stdout io.Writer) error {
@@ -328,27 +328,11 @@ func host(ctx context.Context, o options, stdout io.Writer, log *slog.Logger) er
 	if err != nil {
 		return err
 	}
-	c, err := client(o, id.Broker)
-	if err != nil {
-		return err
-	}
-	d, closeDesktop, err := openDesktop(o, stdout, log)
-	if err != nil {
-		return err
-	}
-	defer closeDesktop()
-	sc, err := sessionConfig(o, d, log)
-	if err != nil {
-		return err
-	}
 	info := hostInfo(o)
 	if o.name == "" && id.Name != "" {
 		info.Name = id.Name
 	}
-	return agent.RunHost(ctx, agent.RunConfig{
-		Client: c, Info: info, Dir: o.configDir, Session: sc, Logger: log,
-		Status: func(s string) { fmt.Fprintln(stdout, s) },
-	})
+	return runWith(ctx, o, id.Broker, info, stdout, log, agent.RunHost)
 }
 
 // fallbackPrompter asks with a window and, when the window cannot be
