@@ -89,7 +89,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.DurationVar(&o.keysRefresh, "keys-refresh", 5*time.Minute, "How often to refresh the ticket keys from -broker.")
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file (PEM); with -tls-key the relay serves HTTPS itself.")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM), with -tls-cert.")
-	fs.StringVar(&o.autocertDomain, "autocert-domain", "", "Get a certificate for this domain from Let's Encrypt (ACME); the relay must be reachable on :443 (and :80 for HTTP-01 is not used: TLS-ALPN-01). Excludes -tls-cert.")
+	fs.StringVar(&o.autocertDomain, "autocert-domain", "", "Get a certificate for this domain from Let's Encrypt (ACME, TLS-ALPN-01 challenge: -listen must be reachable from the internet on port 443). Excludes -tls-cert.")
 	fs.StringVar(&o.autocertDir, "autocert-dir", "deskway-relay-certs", "Directory that caches -autocert-domain certificates (created 0700).")
 	fs.StringVar(&o.reportURL, "report-url", "", "Broker base URL to post session reports to; default -broker. Without either, reports are only logged.")
 	fs.StringVar(&o.reportTokenFile, "report-token-file", "", "File holding the relay report token sent as a bearer token with each report.")
