@@ -48,24 +48,40 @@ type Identity struct {
 // enrolled.
 var ErrNotEnrolled = errors.New("agent: this computer is not enrolled (run deskway-agent enroll)")
 
+// maxIdentityFile bounds host.json.
+const maxIdentityFile = 64 << 10
+
 // LoadIdentity reads dir/host.json.
 func LoadIdentity(dir string) (*Identity, error) {
-	b, err := readFileLimited(filepath.Join(dir, identityFile), 64<<10)
+	path := filepath.Join(dir, identityFile)
+	b, err := readFileLimited(path, maxIdentityFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, ErrNotEnrolled
 	}
 	if err != nil {
 		return nil, err
 	}
+	id, err := parseIdentity(b)
+	if err != nil {
+		return nil, fmt.Errorf("agent: %s: %w", path, err)
+	}
+	return id, nil
+}
+
+// parseIdentity decodes and checks host.json.
+func parseIdentity(b []byte) (*Identity, error) {
+	if len(b) > maxIdentityFile {
+		return nil, fmt.Errorf("%d bytes exceed limit %d", len(b), maxIdentityFile)
+	}
 	var id Identity
 	if err := json.Unmarshal(b, &id); err != nil {
-		return nil, fmt.Errorf("agent: %s: %w", filepath.Join(dir, identityFile), err)
+		return nil, err
 	}
 	if len(id.DeviceKey) != ed25519.SeedSize || id.HostID == "" || id.Broker == "" {
-		return nil, fmt.Errorf("agent: %s: incomplete (enroll again)", filepath.Join(dir, identityFile))
+		return nil, errors.New("incomplete (enroll again)")
 	}
 	if _, err := proto.StaticPrivateFromBytes(id.StaticKey); err != nil {
-		return nil, fmt.Errorf("agent: %s: static key: %w", filepath.Join(dir, identityFile), err)
+		return nil, fmt.Errorf("static key: %w", err)
 	}
 	return &id, nil
 }
