@@ -31,6 +31,10 @@ type Config struct {
 	// MaxSessions bounds the sessions open at once; a ticket for a new
 	// session beyond it is refused with close code 4009. Default 20 000.
 	MaxSessions int
+	// MaxConnections bounds the WebSocket connections open at once,
+	// including those that have not sent their ticket yet; beyond it the
+	// upgrade is answered 503. Default 2 × MaxSessions + 1 000.
+	MaxConnections int
 	// MaxViewers bounds the viewers of one presentation session (4006
 	// beyond). Default 100.
 	MaxViewers int
@@ -105,6 +109,7 @@ func (c *Config) withDefaults() (Config, error) {
 		}
 	}
 	def(&o.MaxSessions, 20000)
+	def(&o.MaxConnections, 2*o.MaxSessions+1000)
 	def(&o.MaxViewers, 100)
 	def(&o.MaxMessageBytes, 128<<10)
 	def(&o.ViewerQueueBytes, 1<<20)

@@ -30,6 +30,7 @@ func TestGoroutineEngine(t *testing.T) {
 		// message's size, so the peer of an oversized sender is closed
 		// too (TestGoroutineMessageTooBig).
 		{"MaxSessions", TestMaxSessions},
+		{"MaxConnections", TestMaxConnections},
 		{"PairingTimeout", TestPairingTimeout},
 		{"Drain", TestDrain},
 		{"DrainDeadlineClosesWith4007", TestDrainDeadlineClosesWith4007},

@@ -170,6 +170,15 @@ func TestMaxSessions(t *testing.T) {
 	waitPaired(t, v2)
 }
 
+func TestMaxConnections(t *testing.T) {
+	r := newTestRelay(t, func(c *Config) { c.MaxConnections = 2 })
+	r.pair(t, proto.ModeSupport)
+	_, err := ws.Connect(ctx5(t), ws.Relay{RelayID: "r1", URL: r.url, Ticket: []byte("x")}, nil)
+	if err == nil || !strings.Contains(err.Error(), "503") {
+		t.Fatalf("third connection: %v, want a 503 at the upgrade", err)
+	}
+}
+
 func TestPairingTimeout(t *testing.T) {
 	r := newTestRelay(t, func(c *Config) { c.PairTimeout = 500 * time.Millisecond })
 	sess := proto.NewSessionID()

@@ -190,6 +190,12 @@ func (s *Server) sessionCount() int {
 // serveRelay checks the upgrade request (RFC 6455 §4.2.1), answers 101
 // and hands the connection to the engine.
 func (s *Server) serveRelay(w http.ResponseWriter, r *http.Request) {
+	if s.eng.conns() >= int64(s.cfg.MaxConnections) {
+		s.stats.failures[failCapacity].Add(1)
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "relay: at capacity", http.StatusServiceUnavailable)
+		return
+	}
 	if ge, ok := s.eng.(*goEngine); ok {
 		ge.handle(w, r)
 		return

@@ -50,6 +50,7 @@ type options struct {
 	pprofAddr                                         string
 	loops                                             int
 	engine                                            string
+	maxConns                                          int
 }
 
 func main() {
@@ -94,6 +95,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.reportURL, "report-url", "", "Broker base URL to post session reports to; default -broker. Without either, reports are only logged.")
 	fs.StringVar(&o.reportTokenFile, "report-token-file", "", "File holding the relay report token sent as a bearer token with each report.")
 	fs.IntVar(&o.maxSessions, "max-sessions", 20000, "Sessions open at once; beyond, new sessions get close code 4009. Each session takes two file descriptors (more in presentations).")
+	fs.IntVar(&o.maxConns, "max-connections", 0, "WebSocket connections open at once, with those still to send their ticket; beyond, the upgrade is answered 503 (0: 2 × -max-sessions + 1000).")
 	fs.IntVar(&o.maxViewers, "max-viewers", 100, "Viewers of one presentation session.")
 	fs.IntVar(&o.maxMessage, "max-message", 128<<10, "Largest WebSocket message in bytes; larger closes the connection with 4008.")
 	fs.IntVar(&o.viewerQueue, "viewer-queue", 1<<20, "Bytes queued to one presentation viewer before it loses messages.")
@@ -172,6 +174,7 @@ func run(args []string) error {
 		Report:                report,
 		MaxSessions:           o.maxSessions,
 		MaxViewers:            o.maxViewers,
+		MaxConnections:        o.maxConns,
 		MaxMessageBytes:       o.maxMessage,
 		SessionBytesPerSecond: o.sessionRate,
 		GlobalBytesPerSecond:  o.globalRate,
