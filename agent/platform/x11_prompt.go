@@ -44,7 +44,8 @@ type xwin struct {
 	w      xproto.Window
 	at     image.Point // where it was placed on the root
 	fg, bg xproto.Gcontext
-	btn    xproto.Gcontext
+	btn    xproto.Gcontext // black text on a light button
+	light  xproto.Gcontext // fills a light button
 }
 
 func openWindow(display string, size image.Point, at image.Point, bg uint32, override bool, title string) (*xwin, error) {
@@ -84,7 +85,7 @@ func openWindow(display string, size image.Point, at image.Point, bg uint32, ove
 	for _, g := range []struct {
 		gc     *xproto.Gcontext
 		fg, bg uint32
-	}{{&x.fg, 0x000000, bg}, {&x.bg, bg, bg}, {&x.btn, 0x000000, 0xe0e0e0}} {
+	}{{&x.fg, 0x000000, bg}, {&x.bg, bg, bg}, {&x.btn, 0x000000, 0xe0e0e0}, {&x.light, 0xe0e0e0, 0xe0e0e0}} {
 		if *g.gc, err = xproto.NewGcontextId(c); err != nil {
 			return fail(err)
 		}
@@ -258,7 +259,7 @@ func (ind *x11Indicator) draw() {
 	x := ind.x
 	xproto.PolyFillRectangle(x.c, xproto.Drawable(x.w), x.bg, []xproto.Rectangle{{Width: uint16(indicatorSize.X), Height: uint16(indicatorSize.Y)}})
 	x.text(x.fg, 8, 17, text)
-	xproto.PolyFillRectangle(x.c, xproto.Drawable(x.w), x.btn, []xproto.Rectangle{xrect(buttonEnd)})
+	xproto.PolyFillRectangle(x.c, xproto.Drawable(x.w), x.light, []xproto.Rectangle{xrect(buttonEnd)})
 	x.text(x.btn, buttonEnd.Min.X+20, 17, "End")
 	xproto.GetInputFocus(x.c).Reply()
 }
