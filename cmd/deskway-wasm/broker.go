@@ -58,7 +58,7 @@ func (b *fetchBroker) post(ctx context.Context, path, body string) (js.Value, er
 	if err != nil {
 		return js.Value{}, fmt.Errorf("deskway-wasm: POST %s: read: %w", path, err)
 	}
-	if text.Length() > maxResponse {
+	if text.Type() != js.TypeString || len(text.String()) > maxResponse {
 		return js.Value{}, fmt.Errorf("deskway-wasm: POST %s: response exceeds %d bytes", path, maxResponse)
 	}
 	var v js.Value
