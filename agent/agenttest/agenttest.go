@@ -13,11 +13,14 @@ import (
 	"github.com/deskway/deskway/proto"
 )
 
-// Screen is one monitor that shows Frames in turn: each Capture copies
+// Screen shows Frames in turn on its virtual desktop: each Capture copies
 // the next frame (cycling) and reports the whole area changed. All frames
-// must have the size of the first. Safe for concurrent use.
+// must have the size of the first. Monitors lists the monitors on it; nil
+// means one primary monitor the size of the frames. Safe for concurrent
+// use.
 type Screen struct {
-	Frames []codec.Frame
+	Frames   []codec.Frame
+	Monitors []proto.Monitor
 
 	mu   sync.Mutex
 	next int
@@ -27,6 +30,9 @@ type Screen struct {
 func (s *Screen) Displays() ([]proto.Monitor, error) {
 	if len(s.Frames) == 0 {
 		return nil, errors.New("agenttest: screen has no frames")
+	}
+	if s.Monitors != nil {
+		return s.Monitors, nil
 	}
 	f := s.Frames[0]
 	return []proto.Monitor{{ID: 1, Width: uint16(f.Width), Height: uint16(f.Height), Primary: true, Name: "fake"}}, nil
