@@ -127,3 +127,23 @@ func BenchmarkSignTicket(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "tickets/s")
 }
+
+// BenchmarkArgon2id is one password verification with the production
+// parameters: the floor under a login's time.
+func BenchmarkArgon2id(b *testing.B) {
+	h, err := newPasswordHasher(DefaultPasswordParams, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	phc, _ := h.Hash(ctx, "correct horse battery")
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		if ok, _, _ := h.Verify(ctx, phc, "correct horse battery"); !ok {
+			b.Fatal("no match")
+		}
+		n++
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "hashes/s")
+}
