@@ -30,6 +30,8 @@ type Options struct {
 	Scale   ScaleMode
 	Quality Quality
 	MaxFPS  int
+	// WindowSize is the first size of session windows; default 1024x720.
+	WindowSize fyne.Size
 	// Code, if set, joins this support session at once (after signing in
 	// when there is no valid saved token).
 	Code string
@@ -319,6 +321,7 @@ func (a *App) openSession(title string, connect connectFunc, redial func(fyne.Wi
 		Connect:   connect,
 		Redial:    redial,
 		Scale:     a.settings.Scale,
+		Size:      a.opt.WindowSize,
 		Quality:   a.settings.StreamQuality(),
 		PinsPath:  a.prof.PinsPath(),
 		TimePaint: a.opt.TimePaint,

@@ -57,8 +57,10 @@ type sessionConfig struct {
 	// connect again after the session ended; it asks for what a new
 	// connection needs (password, code) and returns the connectFunc, or
 	// nil if the user cancelled.
-	Redial  func(parent fyne.Window, done func(connectFunc))
-	Scale   ScaleMode
+	Redial func(parent fyne.Window, done func(connectFunc))
+	Scale  ScaleMode
+	// Size is the window's first size; default 1024x720.
+	Size    fyne.Size
 	Quality *proto.Quality
 	// PinsPath is shown when a host key changed.
 	PinsPath string
@@ -127,7 +129,11 @@ func newSessionWindow(a fyne.App, cfg sessionConfig) *sessionWindow {
 	w.win = a.NewWindow(cfg.Title + " — Deskway")
 	w.build()
 	w.win.SetOnClosed(w.closedByUser)
-	w.win.Resize(fyne.NewSize(1024, 720))
+	w.win.SetPadded(false) // the picture reaches the window's edges
+	if cfg.Size.IsZero() {
+		cfg.Size = fyne.NewSize(1024, 720)
+	}
+	w.win.Resize(cfg.Size)
 	w.start(cfg.Connect)
 	return w
 }
@@ -352,7 +358,7 @@ func (w *sessionWindow) updateControls() {
 	} else {
 		w.viewOnly.Disable()
 	}
-	if live && len(w.monitors) > 1 {
+	if live && len(w.layout.Monitors) > 1 {
 		w.monSel.Enable()
 	} else {
 		w.monSel.Disable()
@@ -379,8 +385,11 @@ func statusLine(state viewer.State, st viewer.Stats, rf renderFigures, hostView 
 	if st.Relay != "" {
 		parts = append(parts, "relay "+st.Relay)
 	}
-	if st.RTT > 0 {
+	switch {
+	case st.RTT >= 10*time.Millisecond:
 		parts = append(parts, fmt.Sprintf("RTT %d ms", st.RTT.Milliseconds()))
+	case st.RTT > 0:
+		parts = append(parts, fmt.Sprintf("RTT %.1f ms", float64(st.RTT.Microseconds())/1000))
 	}
 	if st.Width > 0 {
 		parts = append(parts, fmt.Sprintf("%dx%d", st.Width, st.Height))

@@ -465,6 +465,9 @@ func TestStatusLine(t *testing.T) {
 	}
 	got := statusLine(viewer.StateOpen, viewer.Stats{FPS: 10, InBytesPerSec: 3 << 20, DecodeTime: 4200 * time.Microsecond, Resumes: 1},
 		renderFigures{Updates: 10, Paints: 2, Paint: 7 * time.Millisecond}, false)
+	if got := statusLine(viewer.StateOpen, viewer.Stats{RTT: 420 * time.Microsecond}, renderFigures{}, false); !strings.Contains(got, "RTT 0.4 ms") {
+		t.Errorf("status %q: want RTT 0.4 ms", got)
+	}
 	for _, want := range []string{"10 fps", "3.0 MB/s", "decode 4.2 ms", "paint 3.5 ms", "1 relay changes"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("status %q lacks %q", got, want)
