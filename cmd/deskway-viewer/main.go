@@ -45,6 +45,7 @@ func main() {
 type options struct {
 	broker, user, code, configDir string
 	scale, quality, logLevel      string
+	size                          string
 	maxFPS                        int
 	poll                          time.Duration
 	version                       bool
@@ -64,6 +65,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.configDir, "config-dir", "", "Directory of the viewer's settings, sign-in token, pinned host keys and device key (files 0600). Default: the user's config directory + /deskway/viewer.")
 	fs.StringVar(&o.scale, "scale", "", "Scaling of session windows: fit (the whole screen in the window, smooth) or 1:1. Default: the remembered setting, else fit.")
 	fs.StringVar(&o.quality, "quality", "", "Stream quality to ask hosts for: lossless, balanced or low-bandwidth. Default: the remembered setting, else the host decides.")
+	fs.StringVar(&o.size, "size", "1024x720", "First size of session windows, WIDTHxHEIGHT in the toolkit's units (pixels at scale 1).")
 	fs.IntVar(&o.maxFPS, "max-fps", 0, "Most frames per second to ask hosts for (1 to 120). Default: the remembered setting, else the host's default.")
 	fs.DurationVar(&o.poll, "poll", 5*time.Second, "How often the host list refreshes the hosts' presence.")
 	fs.StringVar(&o.logLevel, "log-level", "warn", "Log level on stderr: debug, info, warn or error. Debug logs the render figures every second.")
@@ -81,7 +83,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 }
 
 // applyEnv sets each flag not given on the command line from its
-// DESKWAY_ environment twin.
+// DESKWAY_ environment twin (an empty variable counts as unset).
 func applyEnv(fs *flag.FlagSet) error {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -91,7 +93,7 @@ func applyEnv(fs *flag.FlagSet) error {
 			return
 		}
 		env := "DESKWAY_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v, ok := os.LookupEnv(env); ok {
+		if v, ok := os.LookupEnv(env); ok && v != "" { // empty is unset
 			if e := f.Value.Set(v); e != nil {
 				err = fmt.Errorf("%s: %v", env, e)
 			}
@@ -139,6 +141,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // options2 turns the command line into the App's options.
 func options2(o options) (desktop.Options, error) {
+	var w, h int
 	dir := o.configDir
 	if dir == "" {
 		d, err := desktop.DefaultDir()
@@ -171,6 +174,10 @@ func options2(o options) (desktop.Options, error) {
 		}
 		opt.Broker = b
 	}
+	if _, err := fmt.Sscanf(o.size, "%dx%d", &w, &h); err != nil || w < 200 || h < 150 || w > 16384 || h > 16384 {
+		return opt, fmt.Errorf("--size %q: want WIDTHxHEIGHT, e.g. 1280x800", o.size)
+	}
+	opt.WindowSize = fyne.NewSize(float32(w), float32(h))
 	check := desktop.Settings{Scale: opt.Scale, Quality: opt.Quality, MaxFPS: opt.MaxFPS}
 	if err := check.Validate(); err != nil {
 		return opt, err
