@@ -5,9 +5,12 @@ package agent_test
 import (
 	"context"
 	"image"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -32,9 +35,13 @@ import (
 type testBroker struct {
 	url   string
 	admin *broker.Admin
+	ts    *httptest.Server
 }
 
-func startBroker(t *testing.T) *testBroker {
+// startBroker starts a broker over plain HTTP (its relay on epoll), or
+// over TLS with withTLS (its relay on goroutines, as behind the broker's
+// own TLS).
+func startBroker(t *testing.T, withTLS ...bool) *testBroker {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	st, err := broker.OpenStore(ctx, "sqlite:"+filepath.Join(t.TempDir(), "broker.db"), nil)
@@ -42,12 +49,20 @@ func startBroker(t *testing.T) *testBroker {
 		t.Fatal(err)
 	}
 	var h, rh atomic.Pointer[http.Handler]
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*h.Load()).ServeHTTP(w, r) }))
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*h.Load()).ServeHTTP(w, r) }))
+	useTLS := len(withTLS) > 0 && withTLS[0]
+	engine := relay.EngineAuto
+	if useTLS {
+		ts.StartTLS()
+		engine = relay.EngineGoroutine
+	} else {
+		ts.Start()
+	}
 	var relayMu sync.Mutex
 	var relaySrv *relay.Server
 	srv, err := broker.New(ctx, broker.Config{
 		Store: st, DataKey: []byte("0123456789abcdef0123456789abcdef"), PublicURL: ts.URL,
-		EmbeddedRelay: true, InsecureHTTP: true, RelayCheckInterval: time.Hour,
+		EmbeddedRelay: true, InsecureHTTP: !useTLS, RelayCheckInterval: time.Hour,
 		PasswordParams: broker.PasswordParams{Memory: 8 << 10, Time: 1, Threads: 1},
 		ExtraHandlers: map[string]http.Handler{ws.Path: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			(*rh.Load()).ServeHTTP(w, r)
@@ -64,7 +79,7 @@ func startBroker(t *testing.T) *testBroker {
 		t.Fatal(err)
 	}
 	relayMu.Lock()
-	relaySrv, err = relay.New(relay.Config{RelayID: broker.LocalRelayID, TicketKeys: srv.TicketKeys()})
+	relaySrv, err = relay.New(relay.Config{RelayID: broker.LocalRelayID, TicketKeys: srv.TicketKeys(), Engine: engine})
 	relayMu.Unlock()
 	if err != nil {
 		t.Fatal(err)
@@ -89,12 +104,12 @@ func startBroker(t *testing.T) *testBroker {
 		ts.Close()
 		st.Close()
 	})
-	return &testBroker{url: ts.URL, admin: admin}
+	return &testBroker{url: ts.URL, admin: admin, ts: ts}
 }
 
 func (b *testBroker) login(t *testing.T, name, password string) *api.Client {
 	t.Helper()
-	c := &api.Client{BaseURL: b.url}
+	c := &api.Client{BaseURL: b.url, HTTPClient: b.ts.Client()}
 	resp, err := c.Login(context.Background(), api.LoginRequest{Name: name, Password: password})
 	if err != nil {
 		t.Fatalf("login %s: %v", name, err)
@@ -106,13 +121,13 @@ func (b *testBroker) login(t *testing.T, name, password string) *api.Client {
 // joinAsViewer dials the relays of the viewer's pairing p, runs the
 // handshake with cfg (session, host and a new static key filled in) and
 // starts a test viewer on the channel.
-func joinAsViewer(t *testing.T, ctx context.Context, p *api.Pairing, cfg proto.ViewerConfig) *testViewer {
+func joinAsViewer(t *testing.T, ctx context.Context, b *testBroker, p *api.Pairing, cfg proto.ViewerConfig) *testViewer {
 	t.Helper()
 	rs := make([]ws.Relay, len(p.Tickets))
 	for i, tk := range p.Tickets {
 		rs[i] = ws.Relay(tk)
 	}
-	conn, err := ws.Dial(ctx, rs, nil)
+	conn, err := ws.Dial(ctx, rs, &ws.Options{HTTPClient: b.ts.Client()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +185,7 @@ func runConfig(t *testing.T, d *testbed.Display, b *testBroker, dir string, stat
 	}
 	t.Cleanup(func() { cap.Close() })
 	return agent.RunConfig{
-		Client: &api.Client{BaseURL: b.url}, Info: api.HostInfo{Name: "test-pc", OS: "linux/amd64", Version: "test"},
+		Client: &api.Client{BaseURL: b.url, HTTPClient: b.ts.Client()}, Info: api.HostInfo{Name: "test-pc", OS: "linux/amd64", Version: "test"},
 		Dir: dir, Status: status.add,
 		Session: agent.SessionConfig{Desktop: agent.Desktop{Screen: cap, Prompter: platform.AutoPrompter{Grant: proto.PermView | proto.PermControl}}},
 		Logger:  slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
@@ -184,6 +199,58 @@ func runConfig(t *testing.T, d *testbed.Display, b *testBroker, dir string, stat
 func TestSupportModeEndToEnd(t *testing.T) {
 	d := testbed.Xvfb(t, 480, 320)
 	b := startBroker(t)
+	supportSession(t, d, b, nil)
+}
+
+// TestSupportModeThroughProxy is the support session with the agent
+// behind an HTTP proxy that allows only CONNECT, as in an office: the API
+// calls, the wait WebSocket and the relay WebSocket all go through it.
+func TestSupportModeThroughProxy(t *testing.T) {
+	d := testbed.Xvfb(t, 480, 320)
+	b := startBroker(t, true)
+	proxy, connects := startConnectProxy(t)
+	tr := b.ts.Client().Transport.(*http.Transport).Clone()
+	tr.Proxy = http.ProxyURL(proxy)
+	supportSession(t, d, b, &http.Client{Transport: tr})
+	if n := connects.Load(); n < 3 {
+		t.Errorf("the proxy saw %d CONNECTs, want at least 3 (API, wait WebSocket, relay)", n)
+	}
+}
+
+// startConnectProxy serves HTTP CONNECT on 127.0.0.1 and refuses
+// everything else.
+func startConnectProxy(t *testing.T) (*url.URL, *atomic.Int32) {
+	t.Helper()
+	var connects atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodConnect {
+			http.Error(w, "CONNECT only", http.StatusMethodNotAllowed)
+			return
+		}
+		dst, err := net.Dial("tcp", r.Host)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		connects.Add(1)
+		src, _, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			dst.Close()
+			return
+		}
+		src.Write([]byte("HTTP/1.1 200 Connection established\r\n\r\n"))
+		go func() { io.Copy(dst, src); dst.Close() }()
+		io.Copy(src, dst)
+		src.Close()
+	}))
+	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close() })
+	u, _ := url.Parse(srv.URL)
+	return u, &connects
+}
+
+// supportSession runs a support session: the agent (with hc as its HTTP
+// client, nil for the broker's own) shows a code, a technician joins.
+func supportSession(t *testing.T, d *testbed.Display, b *testBroker, hc *http.Client) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if _, err := b.admin.AddUser(ctx, "tess", api.RoleTechnician, "a long technician password"); err != nil {
@@ -191,6 +258,9 @@ func TestSupportModeEndToEnd(t *testing.T) {
 	}
 	status := &statusLines{}
 	cfg := runConfig(t, d, b, t.TempDir(), status)
+	if hc != nil {
+		cfg.Client.HTTPClient = hc
+	}
 	done := make(chan error, 1)
 	go func() { done <- agent.RunSupport(ctx, cfg) }()
 
@@ -205,7 +275,7 @@ func TestSupportModeEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Join(%s): %v", code.Nameplate(), err)
 	}
-	v := joinAsViewer(t, ctx, p, proto.ViewerConfig{Mode: proto.ModeSupport, Code: code})
+	v := joinAsViewer(t, ctx, b, p, proto.ViewerConfig{Mode: proto.ModeSupport, Code: code})
 	go v.run(ctx)
 	expectScreen(t, d, v)
 	v.send(ctx, &proto.End{Reason: proto.EndNormal}, true)
@@ -261,7 +331,7 @@ func TestUnattendedModeEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Connect: %v", err)
 	}
-	v := joinAsViewer(t, ctx, p, proto.ViewerConfig{Mode: proto.ModeUnattended, OwnerID: p.Owner, Password: []byte(password)})
+	v := joinAsViewer(t, ctx, b, p, proto.ViewerConfig{Mode: proto.ModeUnattended, OwnerID: p.Owner, Password: []byte(password)})
 	go v.run(ctx)
 	expectScreen(t, d, v)
 	v.mu.Lock()
