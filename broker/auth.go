@@ -180,14 +180,15 @@ func (s *Server) checkPassword(ctx context.Context, ip netip.Addr, rawName, pass
 	if nameErr != nil {
 		name = "\x00invalid"
 	}
+	// Refused attempts are counted, not written to the audit log: an
+	// attacker could otherwise grow the log at the rate of his requests.
+	// The failures that led to the limit are in the log.
 	if ok, wait := s.limits.allowNet(ip, now); !ok {
 		s.metrics.logins.WithLabelValues("rate_limited").Inc()
-		s.audit(ctx, auditEntry{actor: name, action: "login", ip: ip.String(), detail: "rate limited (network)"})
 		return nil, &rateLimitedError{wait}
 	}
 	if ok, wait := s.limits.allowAccount(name, now); !ok {
 		s.metrics.logins.WithLabelValues("rate_limited").Inc()
-		s.audit(ctx, auditEntry{actor: name, action: "login", ip: ip.String(), detail: "rate limited (account)"})
 		return nil, &rateLimitedError{wait}
 	}
 	if len(password) > api.MaxPasswordLen {

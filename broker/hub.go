@@ -310,7 +310,11 @@ func (s *Server) handleControl(ctx context.Context, ws *websocket.Conn, r *http.
 			ws.Close(websocket.StatusInternalError, "try again")
 			return
 		}
-		s.audit(ctx, auditEntry{actor: "host:" + m.HostID, action: "host.auth", ip: ip, detail: "unknown host or bad signature"})
+		// Audited within the per-network rate, so that unauthenticated
+		// clients cannot grow the log at will.
+		if ok, _ := s.limits.allowNet(s.clientIP(r), time.Now()); ok {
+			s.audit(ctx, auditEntry{actor: "host:" + truncate(m.HostID, 64), action: "host.auth", ip: ip, detail: "unknown host or bad signature"})
+		}
 		ws.Close(api.CloseAuthFailed, "unknown host or bad signature")
 		return
 	}

@@ -17,6 +17,7 @@ type metrics struct {
 	connections prometheus.Gauge
 	hashSeconds prometheus.Histogram
 	relay       *prometheus.GaugeVec
+	crossOrigin prometheus.Counter
 }
 
 func newMetrics(reg *prometheus.Registry, s *Server) *metrics {
@@ -33,6 +34,8 @@ func newMetrics(reg *prometheus.Registry, s *Server) *metrics {
 			Help: "Time to verify a password (Argon2id), including the wait for a hashing slot.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 10)}),
 		relay: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "deskway_broker_relay_healthy",
 			Help: "1 when the relay answered its last health check."}, []string{"relay"}),
+		crossOrigin: prometheus.NewCounter(prometheus.CounterOpts{Name: "deskway_broker_cross_origin_refused_total",
+			Help: "Cross-origin requests refused by http.CrossOriginProtection."}),
 	}
 	hostsOnline := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "deskway_broker_hosts_online",
 		Help: "Hosts online (all instances)."}, func() float64 {
@@ -50,7 +53,7 @@ func newMetrics(reg *prometheus.Registry, s *Server) *metrics {
 		}
 		return float64(n)
 	})
-	for _, c := range []prometheus.Collector{m.logins, m.tickets, m.sessions, m.connections, m.hashSeconds, m.relay, hostsOnline} {
+	for _, c := range []prometheus.Collector{m.logins, m.tickets, m.sessions, m.connections, m.hashSeconds, m.relay, m.crossOrigin, hostsOnline} {
 		reg.MustRegister(c)
 	}
 	// The process and Go collectors may be registered already when the
