@@ -23,6 +23,7 @@ type benchResult struct {
 	TotalMS float64
 	Decode  []float64 // per update
 	Paint   []float64 // copy into JS and putImageData
+	Rects   []int     // rects changed per update
 	Width   int
 	Height  int
 	// FBSHA256 is the final framebuffer's SHA-256, for checking the
@@ -46,7 +47,14 @@ func (r *benchResult) json() string {
 		}
 		b = append(b, ']')
 	}
-	return string(append(b, '}'))
+	b = append(b, `,"rects":[`...)
+	for i, n := range r.Rects {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, int64(n), 10)
+	}
+	return string(append(b, "]}"...))
 }
 
 // jsBench is deskwayCore.bench(updates, screen): it decodes the codec
@@ -82,6 +90,7 @@ func jsBench(this js.Value, args []js.Value) any {
 			if len(rects) > 0 {
 				r.Decoded++
 			}
+			r.Rects = append(r.Rects, len(rects))
 			r.Decode = append(r.Decode, ms(t1.Sub(t0)))
 			r.Paint = append(r.Paint, ms(t2.Sub(t1)))
 		}
