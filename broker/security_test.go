@@ -334,7 +334,11 @@ func TestLoginTimingUnknownUser(t *testing.T) {
 
 func TestLoginRateLimits(t *testing.T) {
 	t.Run("per network", func(t *testing.T) {
-		b := startBroker(t, sqliteStore(t), nil, func(c *Config) { c.LoginLimits = LoginLimits{FreeFailures: 1 << 30, SoftLockFailures: 1 << 30} })
+		// A slow refill (one a minute), so that a slow machine does not
+		// earn a token back during the test.
+		b := startBroker(t, sqliteStore(t), nil, func(c *Config) {
+			c.LoginLimits = LoginLimits{PerIP: rate.Every(time.Minute), Burst: 20, FreeFailures: 1 << 30, SoftLockFailures: 1 << 30}
+		})
 		c := b.client("")
 		limited := 0
 		var retry time.Duration
@@ -351,7 +355,9 @@ func TestLoginRateLimits(t *testing.T) {
 		}
 	})
 	t.Run("per account", func(t *testing.T) {
-		b := startBroker(t, sqliteStore(t), nil, func(c *Config) { c.LoginLimits = LoginLimits{PerIP: rate.Inf} })
+		// A first delay of 3 s leaves a slow machine time for the attempts
+		// that must fall within it.
+		b := startBroker(t, sqliteStore(t), nil, func(c *Config) { c.LoginLimits = LoginLimits{PerIP: rate.Inf, FirstDelay: 3 * time.Second} })
 		b.addUser("alice", api.RoleUser, "alice-password")
 		c := b.client("")
 		var codes []string
@@ -365,11 +371,11 @@ func TestLoginRateLimits(t *testing.T) {
 		if !slices.Equal(codes, want) {
 			t.Errorf("7 wrong passwords for one account: %v, want %v", codes, want)
 		}
-		// The right password waits too, while the delay lasts (a second).
+		// The right password waits too, while the delay lasts.
 		if _, err := c.Login(context.Background(), api.LoginRequest{Name: "alice", Password: "alice-password"}); !api.IsCode(err, api.CodeRateLimited) {
 			t.Errorf("right password during the delay = %v, want rate_limited", err)
 		}
-		time.Sleep(1100 * time.Millisecond)
+		time.Sleep(3100 * time.Millisecond)
 		if _, err := c.Login(context.Background(), api.LoginRequest{Name: "alice", Password: "alice-password"}); err != nil {
 			t.Errorf("right password after the delay = %v, want success (no permanent lock)", err)
 		}
