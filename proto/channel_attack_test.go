@@ -153,7 +153,7 @@ func tamperedOutcome(res proto.PairResult) error {
 // support-mode handshake (CPace + Noise XXpsk0 + SAS).
 func TestTamperHandshakeEveryBit(t *testing.T) {
 	step := 1
-	if testing.Short() || runtime.GOOS == "js" {
+	if proto.ReducedForTest() {
 		step = 7 // every 7th bit: all bit positions within bytes, all bytes, fewer runs
 	}
 	flipAll(t, proto.ModeSupport, func(n int) []int {
@@ -172,7 +172,7 @@ func TestTamperHandshakeEveryBit(t *testing.T) {
 // support-mode test above.
 func TestTamperHandshakeOPAQUE(t *testing.T) {
 	per := 4
-	if testing.Short() || runtime.GOOS == "js" {
+	if proto.ReducedForTest() {
 		per = 1
 	}
 	flipAll(t, proto.ModeUnattended, func(n int) []int {
@@ -234,8 +234,8 @@ func recvTimeout(c *proto.Channel, d time.Duration) ([]byte, error) {
 // after a resumption both arrive exactly once.
 func TestTamperRecords(t *testing.T) {
 	n := 1000
-	if testing.Short() {
-		n = 200
+	if proto.ReducedForTest() && runtime.GOOS != "js" {
+		n = 200 // -short and -race; wasm runs all 1000 (about 30 s)
 	}
 	r, h, v := recordPair(t, t.Name())
 	rng := rand.New(rand.NewPCG(1, 2))

@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	mrand "math/rand/v2"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -278,3 +279,9 @@ func addMutationsN(f *testing.F, n int, wrap func([]byte) []any, seeds ...[]byte
 	defer func() { *stressN = saved }()
 	addMutations(f, wrap, seeds...)
 }
+
+// ReducedForTest reports whether the crypto-heavy test loops (every-bit
+// flips, 10^6 records, Argon2id runs) should run reduced: with -short,
+// under the race detector (which multiplies their cost and gains nothing
+// at full scale) and under WebAssembly.
+func ReducedForTest() bool { return testing.Short() || raceEnabled || runtime.GOOS == "js" }

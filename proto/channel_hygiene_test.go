@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -73,7 +72,7 @@ func (x *auditAEAD) Seal(dst, nonce, plaintext, ad []byte) []byte {
 // zero (key, nonce) reuses.
 func TestNonceHygiene(t *testing.T) {
 	total := 1_000_000
-	if testing.Short() || runtime.GOOS == "js" {
+	if ReducedForTest() {
 		total = 200_000 // same rekeys and resumptions, fewer records
 	}
 	const phases = 20

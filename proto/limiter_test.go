@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -383,7 +382,7 @@ func TestCodeDiesAfterThree(t *testing.T) {
 // per attempt, nothing more.
 func TestBruteForceMonteCarlo(t *testing.T) {
 	codes := 300
-	if testing.Short() || runtime.GOOS == "js" {
+	if ReducedForTest() {
 		codes = 100
 	}
 	rng := NewDetRandForTest(t.Name())
