@@ -103,7 +103,7 @@ type EncoderOptions struct {
 	// (box filter) before coding, for thin links. 0 and 1 mean no scaling.
 	Scale int
 	// CacheTiles is the number of 16x16 tiles in the content-addressed tile
-	// cache both ends keep. 0 means 4096 (4 MiB per end).
+	// cache both ends keep. 0 means 16384 (16 MiB per end, two screens).
 	CacheTiles int
 	// MarkSlots and MarkPixels bound the mark dictionary both ends keep:
 	// at most MarkSlots marks and MarkPixels pixels in total, least
@@ -120,19 +120,19 @@ type DecoderOptions struct {
 	// MaxWidth and MaxHeight bound the screen size. 0 means 7680x4320.
 	MaxWidth, MaxHeight int
 	// MaxCacheTiles, MaxMarkSlots and MaxMarkPixels bound the caches the
-	// encoder may ask for in a keyframe. 0 means 16384 tiles, 65536 marks
+	// encoder may ask for in a keyframe. 0 means 32768 tiles, 65536 marks
 	// and 1<<22 pixels.
 	MaxCacheTiles, MaxMarkSlots, MaxMarkPixels int
 }
 
 // Defaults of the caches, shared by encoder options and the decoder limits.
 const (
-	defaultCacheTiles = 4096
+	defaultCacheTiles = 16384
 	defaultMarkSlots  = 8192
 	defaultMarkPixels = 1 << 20
 	defaultMaxWidth   = 7680
 	defaultMaxHeight  = 4320
-	defaultMaxCache   = 16384
+	defaultMaxCache   = 32768
 	defaultMaxSlots   = 65536
 	defaultMaxMarkPix = 1 << 22
 	// zstdWindow is the history both ends of the entropy stage keep.

@@ -28,6 +28,10 @@ type Decoder struct {
 	marks *markDict
 	mm    markModel
 	rc    rcDecoder
+	tm    tileModel
+	prc   rcDecoder
+	pal   []uint32
+	vals  [tileSize * tileSize]uint8
 
 	ent  streamDecoder
 	secs [numSections]rbuf
@@ -157,6 +161,7 @@ func (d *Decoder) keyframe(r *rbuf) error {
 	}
 	d.marks = newMarkDict(ms, mp, false)
 	d.mm.reset()
+	d.tm.reset()
 	d.synced = false
 	return nil
 }
@@ -223,13 +228,13 @@ func (d *Decoder) applyCopies(r *rbuf) error {
 
 func (d *Decoder) applyTiles(secs *[numSections]rbuf) error {
 	tiles := &secs[secTiles]
-	colors, index, runs := &secs[secColor], &secs[secIndex], &secs[secRuns]
+	palSec := &secs[secPalette]
+	palCoding := false
 	photo, cache := &secs[secPhoto], &secs[secCache]
 	d.coded = d.coded[:0]
 	ntiles := d.tw * d.th
 	t := -1
 	runStart := -1
-	var pal [maxPalette + 1]uint32
 	for tiles.off < len(tiles.b) {
 		skip := tiles.intn(ntiles, "tile skip")
 		mode := tiles.byte()
@@ -251,31 +256,27 @@ func (d *Decoder) applyTiles(secs *[numSections]rbuf) error {
 		switch mode {
 		case tileKeep:
 		case tilePalette:
-			n := colors.intn(maxPalette-1, "palette size") + 1
-			pal[0] = 0
-			for i := 1; i <= n; i++ {
-				pal[i] = colors.rgb()
+			if len(palSec.b) == 0 {
+				return corruptf("tile %d: palette tile without data", t)
 			}
-			if colors.err != nil {
-				return colors.err
+			if !palCoding {
+				d.prc.init(palSec.b)
+				palSec.off = len(palSec.b)
+				palCoding = true
 			}
-			px, total := 0, w*h
-			for px < total {
-				v := index.byte()
-				l := int(runs.byte()) + 1
-				if index.err != nil || runs.err != nil {
-					return corruptf("tile %d: palette runs truncated", t)
+			v := d.vals[:w*h]
+			d.pal = d.tm.decode(&d.prc, d.pal, v, w, h)
+			if d.prc.overrun() {
+				return corruptf("tile %d: palette data truncated", t)
+			}
+			n := len(d.pal)
+			for i, val := range v {
+				if int(val) > n {
+					return corruptf("tile %d: palette value %d of %d", t, val, n)
 				}
-				if int(v) > n || px+l > total {
-					return corruptf("tile %d: palette index %d of %d or run past the tile", t, v, n)
+				if val != 0 {
+					d.pix[off+i/w*d.w+i%w] = d.pal[val-1]
 				}
-				if v != 0 {
-					c := pal[v]
-					for i := px; i < px+l; i++ {
-						d.pix[off+i/w*d.w+i%w] = c
-					}
-				}
-				px += l
 			}
 		case tilePhoto:
 			res := photo.bytes(3 * w * h)

@@ -38,6 +38,11 @@ type Encoder struct {
 	marks *markDict
 	mm    markModel
 	rc    rcEncoder
+	tm    tileModel
+	prc   rcEncoder
+	vals  [tileSize * tileSize]uint8
+	// palCoding: palette tiles have been coded into prc this update.
+	palCoding bool
 
 	ent *streamEncoder
 
@@ -78,7 +83,7 @@ type Stats struct {
 }
 
 // SectionNames names Stats.SectionBytes' entries.
-var SectionNames = [numSections]string{"ops", "tiles", "colors", "index", "runs", "photo", "marks", "markpix", "lossy", "cache"}
+var SectionNames = [numSections]string{"ops", "tiles", "palette", "photo", "marks", "markpix", "lossy", "cache"}
 
 // Tile states during one Encode.
 const (
@@ -163,6 +168,7 @@ func (e *Encoder) reset() {
 	e.cache = newTileCache(e.opts.CacheTiles, true)
 	e.marks = newMarkDict(e.opts.MarkSlots, e.opts.MarkPixels, true)
 	e.mm.reset()
+	e.tm.reset()
 	e.ent.reset()
 }
 
@@ -382,6 +388,7 @@ func (e *Encoder) photoColors() int {
 func (e *Encoder) codeTiles() {
 	tiles, cache := &e.sec[secTiles], &e.sec[secCache]
 	last := -1
+	e.palCoding = false
 	for _, t := range e.dirty {
 		st := e.state[t]
 		if st != stCoded && st != stCached {
@@ -399,6 +406,9 @@ func (e *Encoder) codeTiles() {
 		case stCoded:
 			tiles.byte(e.codeResidual(off, w, h))
 		}
+	}
+	if e.palCoding {
+		e.sec[secPalette].b = e.prc.finish()
 	}
 	// Mirror the decoder: coded tiles become exact, then enter the cache.
 	for _, t := range e.dirty {
@@ -450,34 +460,22 @@ func (e *Encoder) codeResidual(off, w, h int) byte {
 	}
 	var idx [256]uint8
 	e.pal = e.cc.sorted(e.pal, &idx)
-	colors, index, runs := &e.sec[secColor], &e.sec[secIndex], &e.sec[secRuns]
-	colors.uvarint(uint64(len(e.pal) - 1))
-	for _, c := range e.pal {
-		colors.rgb(c)
-	}
-	var cur uint8
-	run := -1
+	v := e.vals[:w*h]
 	for y := 0; y < h; y++ {
 		o := off + y*e.w
 		for x := 0; x < w; x++ {
 			p := e.cur[o+x]
-			var v uint8
+			v[y*w+x] = 0
 			if p != e.rec[o+x] && e.stamp[o+x] != e.gen+1 {
-				v = idx[e.cc.slot(p)]
+				v[y*w+x] = idx[e.cc.slot(p)]
 			}
-			if run >= 0 && v == cur && run < 255 {
-				run++
-				continue
-			}
-			if run >= 0 {
-				index.byte(cur)
-				runs.byte(uint8(run))
-			}
-			cur, run = v, 0
 		}
 	}
-	index.byte(cur)
-	runs.byte(uint8(run))
+	if !e.palCoding {
+		e.prc.init(e.sec[secPalette].b[:0])
+		e.palCoding = true
+	}
+	e.tm.encode(&e.prc, e.pal, v, w, h)
 	e.stats.TilesPalette++
 	return tilePalette
 }

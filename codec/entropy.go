@@ -12,20 +12,22 @@ import (
 // The entropy stage: the sections go into numStreams zstd streams, each a
 // single zstd frame that lives from one keyframe to the next and is
 // flushed at the end of every update. Symbols of one kind share a stream
-// (and its literal statistics and match history): structure and colours;
-// palette runs; photo residuals; new marks.
+// (and its literal statistics and match history): structure; palette
+// tiles and new marks (both already range coded, so zstd mostly stores
+// them); photo residuals.
 const numStreams = 4
 
 // streamOf maps each section to its stream.
 var streamOf = [numSections]int{
-	secOps: 0, secTiles: 0, secColor: 0, secMarks: 0, secLossy: 0, secCache: 0,
-	secIndex: 1, secRuns: 1,
-	secPhoto:  2,
-	secMarkPx: 3,
+	secOps: 0, secTiles: 0, secMarks: 0, secLossy: 0, secCache: 0,
+	secPalette: 1,
+	secPhoto:   2,
+	secMarkPx:  3,
 }
 
-// streamWindow is each stream's history (the decoder holds as much).
-var streamWindow = [numStreams]int{2 << 20, zstdWindow, zstdWindow, zstdWindow}
+// streamWindow is each stream's history (the decoder holds as much). The
+// range-coded streams gain nothing from a long one.
+var streamWindow = [numStreams]int{2 << 20, 256 << 10, zstdWindow, 256 << 10}
 
 type streamEncoder struct {
 	buf [numStreams]bytes.Buffer

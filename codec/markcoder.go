@@ -18,29 +18,22 @@ import "slices"
 const mtfSize = 63
 
 type markModel struct {
-	size    [2][64]prob
-	ink     [256]prob
-	eqW     [5][3]prob
-	eqN     [5][2]prob
-	mtf     [5][64]prob
-	lit     [3][256]prob
-	recent  [mtfSize]uint32
-	nrecent int
+	size  [2][64]prob
+	ink   [256]prob
+	eqW   [5][3]prob
+	eqN   [5][2]prob
+	color colorModel
 }
 
 func (m *markModel) reset() {
 	initProbs(m.size[0][:])
 	initProbs(m.size[1][:])
 	initProbs(m.ink[:])
-	for i := range m.mtf {
+	for i := range m.eqW {
 		initProbs(m.eqW[i][:])
 		initProbs(m.eqN[i][:])
-		initProbs(m.mtf[i][:])
 	}
-	for i := range m.lit {
-		initProbs(m.lit[i][:])
-	}
-	m.nrecent = 0
+	m.color.reset()
 }
 
 // inkCtx is the context of pixel (x, y) of a w x h mark.
@@ -77,23 +70,6 @@ func neighbours(pix []uint32, w, x, y int) (cw, cn uint32) {
 	return cw, cn
 }
 
-// touch moves c to the front of the recent colours.
-func (m *markModel) touch(c uint32) {
-	i := 0
-	for i < m.nrecent && m.recent[i] != c {
-		i++
-	}
-	if i == m.nrecent {
-		if m.nrecent < mtfSize {
-			m.nrecent++
-		} else {
-			i = mtfSize - 1
-		}
-	}
-	copy(m.recent[1:i+1], m.recent[:i])
-	m.recent[0] = c
-}
-
 func (m *markModel) encode(e *rcEncoder, pix []uint32, w, h int) {
 	e.tree(m.size[0][:], 6, w-1)
 	e.tree(m.size[1][:], 6, h-1)
@@ -116,7 +92,6 @@ func (m *markModel) encode(e *rcEncoder, pix []uint32, w, h int) {
 }
 
 func (m *markModel) encodeColor(e *rcEncoder, c, cw, cn uint32, k int) {
-	defer m.touch(c)
 	if cw != 0 {
 		ctx := 0
 		if cn != 0 {
@@ -127,6 +102,7 @@ func (m *markModel) encodeColor(e *rcEncoder, c, cw, cn uint32, k int) {
 		}
 		if c == cw {
 			e.bit(&m.eqW[k][ctx], 1)
+			m.color.touch(c)
 			return
 		}
 		e.bit(&m.eqW[k][ctx], 0)
@@ -138,22 +114,12 @@ func (m *markModel) encodeColor(e *rcEncoder, c, cw, cn uint32, k int) {
 		}
 		if c == cn {
 			e.bit(&m.eqN[k][ctx], 1)
+			m.color.touch(c)
 			return
 		}
 		e.bit(&m.eqN[k][ctx], 0)
 	}
-	i := 0
-	for i < m.nrecent && m.recent[i] != c {
-		i++
-	}
-	if i < m.nrecent {
-		e.tree(m.mtf[k][:], 6, i)
-		return
-	}
-	e.tree(m.mtf[k][:], 6, mtfSize)
-	e.tree(m.lit[0][:], 8, int(c&0xff))
-	e.tree(m.lit[1][:], 8, int(c>>8&0xff))
-	e.tree(m.lit[2][:], 8, int(c>>16&0xff))
+	m.color.encode(e, c, k)
 }
 
 // decode reads one mark into pix (grown as needed) and returns it with
@@ -176,8 +142,7 @@ func (m *markModel) decode(d *rcDecoder, pix []uint32) ([]uint32, int, int) {
 	return pix, w, h
 }
 
-func (m *markModel) decodeColor(d *rcDecoder, cw, cn uint32, k int) (c uint32) {
-	defer func() { m.touch(c) }()
+func (m *markModel) decodeColor(d *rcDecoder, cw, cn uint32, k int) uint32 {
 	if cw != 0 {
 		ctx := 0
 		if cn != 0 {
@@ -187,6 +152,7 @@ func (m *markModel) decodeColor(d *rcDecoder, cw, cn uint32, k int) (c uint32) {
 			}
 		}
 		if d.bit(&m.eqW[k][ctx]) == 1 {
+			m.color.touch(cw)
 			return cw
 		}
 	}
@@ -196,15 +162,9 @@ func (m *markModel) decodeColor(d *rcDecoder, cw, cn uint32, k int) (c uint32) {
 			ctx = 1
 		}
 		if d.bit(&m.eqN[k][ctx]) == 1 {
+			m.color.touch(cn)
 			return cn
 		}
 	}
-	i := d.tree(m.mtf[k][:], 6)
-	if i < m.nrecent {
-		return m.recent[i]
-	}
-	r := d.tree(m.lit[0][:], 8)
-	g := d.tree(m.lit[1][:], 8)
-	b := d.tree(m.lit[2][:], 8)
-	return uint32(r) | uint32(g)<<8 | uint32(b)<<16 | opaque
+	return m.color.decode(d, k)
 }

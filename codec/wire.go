@@ -19,12 +19,10 @@ import "encoding/binary"
 //	raw      = len(section) x numSections, then the sections in order
 //	secOps   : ncopies, ncopies x (x y w h s:dx s:dy)   (tile units)
 //	secTiles : for each coded tile: skip mode           (skip = tiles passed over)
-//	secColor : palette and mark colours, 3 bytes R G B each
-//	secIndex : palette runs: index byte (0 = keep the pixel)
-//	secRuns  : palette runs: length-1 byte
+//	secPalette: palette tiles, range coded (palettecoder.go)
 //	secPhoto : photo tiles: predicted residuals, 3 planes per tile
 //	secMarks : nmarks, nmarks x (ref s:dx s:dy) with ref 0 = new mark
-//	secMarkPx: new marks: w-1 h-1 ncolors-1, then index bytes (0 = clear)
+//	secMarkPx: new marks, range coded (markcoder.go)
 //	secLossy : nrects, nrects x (x y w h len jpeg) in tile units
 //	secCache : cache-hit slot numbers for the cache tiles, in tile order
 //
@@ -42,9 +40,7 @@ const (
 const (
 	secOps = iota
 	secTiles
-	secColor
-	secIndex
-	secRuns
+	secPalette
 	secPhoto
 	secMarks
 	secMarkPx

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"image/color/palette"
 	"image/draw"
 	"image/gif"
 	"image/png"
@@ -440,7 +441,17 @@ func encodeGIF(w io.Writer, m *image.RGBA) error {
 		}
 	}
 	if !exact {
-		return gif.Encode(w, m, &gif.Options{NumColors: 256, Drawer: draw.Src})
+		// What gif.Encode does with Drawer draw.Src and no Quantizer: each
+		// pixel to the nearest Plan 9 colour (color.Palette.Index), here
+		// memoised per colour because the plain search is slow.
+		pal = palette.Plan9
+		clear(idx)
+		for i := 0; i < len(m.Pix); i += 4 {
+			k := uint32(m.Pix[i]) | uint32(m.Pix[i+1])<<8 | uint32(m.Pix[i+2])<<16
+			if _, ok := idx[k]; !ok {
+				idx[k] = uint8(pal.Index(color.RGBA{m.Pix[i], m.Pix[i+1], m.Pix[i+2], 0xff}))
+			}
+		}
 	}
 	p := image.NewPaletted(b, pal)
 	for y := 0; y < b.Dy(); y++ {
