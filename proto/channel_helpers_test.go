@@ -285,3 +285,7 @@ func addMutationsN(f *testing.F, n int, wrap func([]byte) []any, seeds ...[]byte
 // under the race detector (which multiplies their cost and gains nothing
 // at full scale) and under WebAssembly.
 func ReducedForTest() bool { return testing.Short() || raceEnabled || runtime.GOOS == "js" }
+
+// ClaimDeviceForTest makes the viewer send the device hint of fp (a
+// device it may not be).
+func (c *ViewerConfig) ClaimDeviceForTest(fp Fingerprint) { c.hint = deviceHint(c.SessionID, fp) }

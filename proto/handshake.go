@@ -144,6 +144,7 @@ type ViewerConfig struct {
 	Logger  *slog.Logger
 
 	offers []offer // offers sent; nil: defaultOffers (tests)
+	hint   []byte  // device hint sent; nil: computed from Static (tests)
 }
 
 func (c *HostConfig) check() error {
@@ -541,6 +542,9 @@ func (v *viewerHandshake) run(ctx context.Context) (*handshakeResult, error) {
 	var hint []byte
 	if cfg.Mode == ModeUnattended {
 		hint = deviceHint(cfg.SessionID, cfg.Static.Public().Fingerprint())
+		if cfg.hint != nil {
+			hint = cfg.hint
+		}
 	}
 	nonce, err := readNonce(v.rand, adNonceLen)
 	if err != nil {

@@ -436,3 +436,61 @@ func TestBruteForceMonteCarlo(t *testing.T) {
 	}
 	t.Logf("secret space 100, 3 attempts per code: attacker won %d of %d codes (expected %.1f)", wins, codes, mean)
 }
+
+// TestLockdownTrustedDevice: a host in lockdown (20 failures) refuses
+// unknown devices before any PAKE, admits a trusted device (and resets on
+// its success), and refuses a viewer that claims a trusted device's hint
+// but holds another key — even with the right password.
+func TestLockdownTrustedDevice(t *testing.T) {
+	trusted := StaticForTest("viewer") // the setup's viewer key
+	store := &MemLimiterStore{}
+	store.Save(LimiterState{Failures: 20, Created: time.Unix(1, 0)}) // last failure long ago
+	lim, err := NewLimiter(UnattendedPolicy, store, LimiterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pins := NewMemPinStore(PinEntry{Name: "laptop", Fingerprint: trusted.Public().Fingerprint()})
+	setup := func(name string) *TestSetup {
+		s := NewTestSetupForTest(t, ModeUnattended, name)
+		s.Host.Limiter, s.Host.Trusted = lim, pins
+		return s
+	}
+
+	s := setup("unknown")
+	s.Viewer.Static = StaticForTest("stranger")
+	hc, vc := Pipe()
+	r := HandshakeForTest(context.Background(), s, hc, vc)
+	var le *LimitError
+	if !errors.As(r.HostErr, &le) || !le.Lockdown || !errors.Is(r.ViewerErr, ErrRateLimited) {
+		t.Fatalf("unknown device in lockdown: %v / %v", r.HostErr, r.ViewerErr)
+	}
+
+	s = setup("impostor")
+	s.Viewer.Static = StaticForTest("stranger")
+	s.Viewer.ClaimDeviceForTest(trusted.Public().Fingerprint())
+	hc, vc = Pipe()
+	r = HandshakeForTest(context.Background(), s, hc, vc)
+	if !errors.Is(r.HostErr, ErrUntrustedDevice) {
+		t.Fatalf("impostor with the right password: host %v, want ErrUntrustedDevice", r.HostErr)
+	}
+	if f := lim.State().Failures; f != 21 {
+		t.Errorf("failures after the impostor = %d, want 21 (counted, not reset)", f)
+	}
+
+	// The trusted device waits out the 1 h delay the impostor caused.
+	lim.opts.Clock = func() time.Time { return time.Now().Add(2 * time.Hour) }
+	s = setup("trusted")
+	hc, vc = Pipe()
+	r = HandshakeForTest(context.Background(), s, hc, vc)
+	if r.HostErr != nil || r.ViewerErr != nil {
+		t.Fatalf("trusted device in lockdown: %v / %v", r.HostErr, r.ViewerErr)
+	}
+	defer r.Host.Close(context.Background(), CloseNormal)
+	defer r.Viewer.Close(context.Background(), CloseNormal)
+	if !r.Host.PeerTrusted() {
+		t.Error("host does not report the trusted device")
+	}
+	if f := lim.State().Failures; f != 0 {
+		t.Errorf("failures after the trusted device's success = %d, want 0", f)
+	}
+}
