@@ -69,18 +69,27 @@ var quietChannel = proto.ChannelOptions{AckInterval: time.Hour, KeepaliveInterva
 // direction, each message length-prefixed into a hash.
 type recConn struct {
 	proto.MsgConn
-	mu sync.Mutex
-	h  hash.Hash
-	n  int
+	mu     sync.Mutex
+	h      hash.Hash
+	n      int
+	frozen bool // stop recording (what follows depends on the encoder)
 }
 
 func (c *recConn) WriteMsg(ctx context.Context, p []byte) error {
 	c.mu.Lock()
-	fmt.Fprintf(c.h, "%d:", len(p))
-	c.h.Write(p)
-	c.n++
+	if !c.frozen {
+		fmt.Fprintf(c.h, "%d:", len(p))
+		c.h.Write(p)
+		c.n++
+	}
 	c.mu.Unlock()
 	return c.MsgConn.WriteMsg(ctx, p)
+}
+
+func (c *recConn) freeze() {
+	c.mu.Lock()
+	c.frozen = true
+	c.mu.Unlock()
 }
 
 func (c *recConn) sum() string {

@@ -42,6 +42,7 @@ type Session struct {
 	screenH      int
 	fbW, fbH     int
 	rtt          time.Duration
+	handshake    time.Duration // of Connect's dw/1 handshake (set before Run)
 	resumes      int
 	rates        Stats // per-second figures of the last stats tick
 	ran, closed  bool
@@ -147,6 +148,7 @@ func (s *Session) connect(ctx context.Context, t Target) error {
 	s.log.Info("relay paired", "relay", relayID)
 
 	s.setState(StateHandshake, nil)
+	hsStart := s.cfg.Now()
 	ch, err := proto.DialViewer(ctx, cc, proto.ViewerConfig{
 		Mode:      s.mode,
 		SessionID: s.sid,
@@ -164,7 +166,8 @@ func (s *Session) connect(ctx context.Context, t Target) error {
 		return handshakeError(s.mode, err)
 	}
 	s.ch = ch
-	s.log.Info("channel open", "relay", relayID, "pin", ch.PinStatus().String())
+	s.handshake = s.cfg.Now().Sub(hsStart)
+	s.log.Info("channel open", "relay", relayID, "pin", ch.PinStatus().String(), "handshake", s.handshake)
 
 	// Hello first, then what this viewer wants (docs: Hello opens the
 	// session in both directions).
@@ -260,6 +263,7 @@ func (s *Session) Stats() Stats {
 	st := s.rates
 	st.State, st.Mode, st.HostID, st.Relay = s.state, s.mode, s.hostID, s.relayID
 	st.Perms, st.Width, st.Height, st.RTT, st.Resumes = s.perms, s.fbW, s.fbH, s.rtt, s.resumes
+	st.Handshake = s.handshake
 	if s.ch != nil {
 		st.SAS = s.ch.SAS()
 		st.HostKey, st.Pin = s.ch.PeerStatic().Fingerprint(), s.ch.PinStatus()

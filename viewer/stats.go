@@ -52,8 +52,9 @@ type Stats struct {
 	// keyframe).
 	Width, Height int
 	// RTT is the last round-trip time through the relay (0 until the
-	// first pong).
-	RTT time.Duration
+	// first pong); Handshake how long Connect's dw/1 handshake took (PAKE,
+	// Noise, SAS, through the relay).
+	RTT, Handshake time.Duration
 	// FPS is the frames decoded per second, InBytesPerSec and
 	// OutBytesPerSec the bytes on the wire per second, all over the last
 	// StatsInterval.

@@ -193,6 +193,7 @@ func statsObject(st viewer.Stats) js.Value {
 		"width":       st.Width,
 		"height":      st.Height,
 		"rttMs":       float64(st.RTT.Microseconds()) / 1000,
+		"handshakeMs": float64(st.Handshake.Microseconds()) / 1000,
 		"fps":         st.FPS,
 		"inBps":       st.InBytesPerSec,
 		"outBps":      st.OutBytesPerSec,

@@ -273,6 +273,7 @@ func TestBrowserViewer(t *testing.T) {
 	v = state()
 	status, _ := chromedp.Run(browser, chromedp.Text(chromedp.ID("status")))
 	t.Logf("status line: %s", status)
+	t.Logf("handshake in the page (wasm, CPace + Noise + SAS through the relay): %v ms", v.Stats["handshakeMs"])
 	sas, _ := v.Stats["sas"].(string)
 	if ok, _ := regexp.MatchString(`^[0-9]{3} [0-9]{3}$`, sas); !ok || !strings.Contains(status, "SAS "+sas) || !strings.Contains(status, "relay r1") {
 		t.Errorf("status line %q, stats %v: want the SAS and relay r1", status, v.Stats)
