@@ -19,8 +19,10 @@
 // A terminal prompt (TermPrompter) and automatic consent (AutoPrompter,
 // the agent's --yes) work everywhere.
 //
-// The package knows nothing of sessions or the wire: keys are USB HID
-// usages (page<<16 | id, the values of proto.KeyCode) and coordinates are
-// pixels of the virtual desktop. Package agent defines the small
-// interfaces it consumes; agent/agenttest has fakes of them.
+// The package knows nothing of sessions: it speaks in types of proto
+// (monitors, key codes, buttons, permissions, cursor shapes), codec
+// (frames) and the standard library, and coordinates are pixels of the
+// virtual desktop. Package agent defines the small interfaces it consumes
+// (without importing this package); cmd/deskway-agent wires the two, and
+// agent/agenttest has fakes.
 package platform
