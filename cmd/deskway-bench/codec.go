@@ -57,8 +57,8 @@ type traceResult struct {
 	NaiveBytes       int64   `json:"naive_bytes,omitempty"`
 	LosslessVerified bool    `json:"lossless_verified"`
 	FramesExact      int     `json:"frames_exact"`
-	PSNRdB           float64 `json:"psnr_db"`
-	PhotoPSNRdB      float64 `json:"photo_psnr_db,omitempty"`
+	PSNRdB           dB      `json:"psnr_db"`
+	PhotoPSNRdB      dB      `json:"photo_psnr_db,omitempty"`
 	TextTilesExact   float64 `json:"text_tiles_exact"`
 	EncodeP50        float64 `json:"encode_ms_p50"`
 	EncodeP99        float64 `json:"encode_ms_p99"`
@@ -72,9 +72,19 @@ type traceResult struct {
 	DecodeCPUP50 float64      `json:"decode_cpu_ms_p50"`
 	DecodeCPUP99 float64      `json:"decode_cpu_ms_p99"`
 	PeakHeap     uint64       `json:"peak_heap_bytes"`
-	FramePSNR    []float64    `json:"frame_psnr_db,omitempty"`
+	FramePSNR    []dB         `json:"frame_psnr_db,omitempty"`
 	FrameExact   []bool       `json:"frame_exact,omitempty"`
 	Stats        *codec.Stats `json:"stats,omitempty"`
+}
+
+// dB is a PSNR; an exact match (+Inf) is JSON null.
+type dB float64
+
+func (d dB) MarshalJSON() ([]byte, error) {
+	if math.IsInf(float64(d), 0) || math.IsNaN(float64(d)) {
+		return []byte("null"), nil
+	}
+	return strconv.AppendFloat(nil, math.Round(float64(d)*100)/100, 'f', -1, 64), nil
 }
 
 type codecFlags struct {
@@ -127,7 +137,10 @@ func runCodec(args []string) error {
 			return err
 		}
 		if f.json {
-			b, _ := json.Marshal(res)
+			b, err := json.Marshal(res)
+			if err != nil {
+				return err
+			}
 			fmt.Println(string(b))
 		} else if f.stats {
 			printStats(os.Stdout, res)
@@ -253,12 +266,12 @@ func benchTrace(dir string, f codecFlags) (traceResult, error) {
 		if f.mode == codec.Lossless {
 			res.FrameExact = append(res.FrameExact, exact)
 		} else {
-			res.FramePSNR = append(res.FramePSNR, psnr(c.sse, c.samples))
+			res.FramePSNR = append(res.FramePSNR, dB(psnr(c.sse, c.samples)))
 		}
 	}
-	res.PSNRdB = psnr(sse, samples)
+	res.PSNRdB = dB(psnr(sse, samples))
 	if photoSamples > 0 {
-		res.PhotoPSNRdB = psnr(photoSSE, photoSamples)
+		res.PhotoPSNRdB = dB(psnr(photoSSE, photoSamples))
 	}
 	if textTiles > 0 {
 		res.TextTilesExact = float64(textExact) / float64(textTiles)
