@@ -30,10 +30,13 @@ const xkQ = 0x71
 // (fit: the window's width, aspect kept), and that a key typed into the
 // viewer's window arrives in the focused window on the host.
 func TestEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the end-to-end test builds and runs four binaries: not with -short")
+	}
 	hostD := testbed.Xvfb(t, 1920, 1080)
 	viewD := testbed.Xvfb(t, 1280, 800)
 	pic := desktopPicture(t)
-	desk := newHostDesk(t, hostD, pic)
+	desk := newHostDesk(t, hostD, toXPic(pic))
 	p := startProduct(t)
 	agent, code := p.share(t, hostD)
 	v := p.view(t, viewD, code, "--size", "1024x720")

@@ -26,13 +26,13 @@ type hostDesk struct {
 	win  xproto.Window
 	gc   xproto.Gcontext
 	mu   sync.Mutex
-	pic  *image.RGBA
+	pic  *xpic
 	keys chan xproto.Keysym
 	syms [][]xproto.Keysym // by keycode - min keycode
 	min  xproto.Keycode
 }
 
-func newHostDesk(t testing.TB, d *testbed.Display, pic *image.RGBA) *hostDesk {
+func newHostDesk(t testing.TB, d *testbed.Display, pic *xpic) *hostDesk {
 	t.Helper()
 	c := xconn(t, d)
 	scr := xproto.Setup(c).DefaultScreen(c)
@@ -92,8 +92,26 @@ func (h *hostDesk) events() {
 	}
 }
 
+// xpic is a picture in the X server's pixel layout (BGRX), ready to put.
+type xpic struct {
+	w, h int
+	bgrx []byte
+}
+
+func toXPic(pic *image.RGBA) *xpic {
+	w, h := pic.Rect.Dx(), pic.Rect.Dy()
+	x := &xpic{w: w, h: h, bgrx: make([]byte, 4*w*h)}
+	for y := range h {
+		for i := range w {
+			o, d := pic.PixOffset(pic.Rect.Min.X+i, pic.Rect.Min.Y+y), 4*(y*w+i)
+			x.bgrx[d], x.bgrx[d+1], x.bgrx[d+2] = pic.Pix[o+2], pic.Pix[o+1], pic.Pix[o]
+		}
+	}
+	return x
+}
+
 // show replaces the picture.
-func (h *hostDesk) show(pic *image.RGBA) {
+func (h *hostDesk) show(pic *xpic) {
 	h.mu.Lock()
 	h.pic = pic
 	h.mu.Unlock()
@@ -106,17 +124,11 @@ func (h *hostDesk) draw() {
 	h.mu.Lock()
 	pic := h.pic
 	h.mu.Unlock()
-	w := pic.Rect.Dx()
-	rows := max(1, 60000/w)
-	buf := make([]byte, 4*w*rows)
-	for y := 0; y < pic.Rect.Dy(); y += rows {
-		n := min(rows, pic.Rect.Dy()-y)
-		b := buf[:4*w*n]
-		for i := 0; i < w*n; i++ {
-			o := pic.PixOffset(0, y) + 4*i
-			b[4*i], b[4*i+1], b[4*i+2], b[4*i+3] = pic.Pix[o+2], pic.Pix[o+1], pic.Pix[o], 0
-		}
-		xproto.PutImage(h.c, xproto.ImageFormatZPixmap, xproto.Drawable(h.win), h.gc, uint16(w), uint16(n), 0, int16(y), 0, 24, b)
+	rows := max(1, 60000/pic.w)
+	for y := 0; y < pic.h; y += rows {
+		n := min(rows, pic.h-y)
+		xproto.PutImage(h.c, xproto.ImageFormatZPixmap, xproto.Drawable(h.win), h.gc, uint16(pic.w), uint16(n), 0, int16(y), 0, 24,
+			pic.bgrx[4*pic.w*y:4*pic.w*(y+n)])
 	}
 	xproto.GetInputFocus(h.c).Reply() // sync: drawn when this returns
 }

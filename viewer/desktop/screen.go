@@ -257,16 +257,26 @@ func (s *screen) setControl(on bool) {
 
 func (s *screen) placeCursor() {
 	if s.cursor == nil || !s.curVisible || (s.hover && s.control) {
-		s.curImg.Hide()
+		if s.curImg.Visible() {
+			s.curImg.Hide() // every Hide repaints the window: only on a change
+		}
 		return
 	}
 	size := s.Size()
 	z := s.vp.zoom(size) / s.vp.px()
 	b := s.cursor.c.Image.Bounds()
 	p := s.vp.fromFramebuffer(s.curX, s.curY, size)
-	s.curImg.Move(fyne.NewPos(p.X-float32(float64(s.cursor.c.HotX)*z), p.Y-float32(float64(s.cursor.c.HotY)*z)))
-	s.curImg.Resize(fyne.NewSize(float32(float64(b.Dx())*z), float32(float64(b.Dy())*z)))
-	s.curImg.Show()
+	pos := fyne.NewPos(p.X-float32(float64(s.cursor.c.HotX)*z), p.Y-float32(float64(s.cursor.c.HotY)*z))
+	sz := fyne.NewSize(float32(float64(b.Dx())*z), float32(float64(b.Dy())*z))
+	if pos != s.curImg.Position() {
+		s.curImg.Move(pos)
+	}
+	if sz != s.curImg.Size() {
+		s.curImg.Resize(sz)
+	}
+	if !s.curImg.Visible() {
+		s.curImg.Show()
+	}
 }
 
 // Cursor implements desktop.Cursorable: the host's cursor while

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -114,7 +115,11 @@ type sessionWindow struct {
 	framed   bool // a frame was shown since the connection opened
 	closed   bool
 
-	conns sync.WaitGroup // the connection goroutines
+	conns sync.WaitGroup // the connection goroutines and closes
+
+	// Frame callbacks, timed on the session's goroutine: count and
+	// total nanoseconds since the last stats tick.
+	handovers, handoverNs atomic.Int64
 }
 
 // newSessionWindow makes the window and starts connecting.
@@ -251,11 +256,14 @@ func (w *sessionWindow) events(gen int) viewer.Events {
 		Frame: func(fb *image.RGBA, rects []viewer.Rect) {
 			// Wait: fb is only valid during this call, and the host is
 			// paced by how long it takes.
+			t0 := time.Now()
 			uiDoAndWait(func() {
 				if w.gen == gen && !w.closed {
 					w.frame(fb, rects)
 				}
 			})
+			w.handoverNs.Add(int64(time.Since(t0)))
+			w.handovers.Add(1)
 		},
 		Cursor:       func(c *viewer.Cursor) { do(func() { w.scr.setCursor(c) }) },
 		CursorPos:    func(x, y int, visible bool) { do(func() { w.scr.setCursorPos(x, y, visible) }) },
@@ -340,7 +348,7 @@ func stateMessage(st viewer.State, err error, framed bool) string {
 // buttons may do, the status line.
 func (w *sessionWindow) updateControls() {
 	msg := stateMessage(w.state, w.err, w.framed)
-	w.message.SetText(msg)
+	setText(w.message, msg)
 	if msg == "" || (w.framed && w.state == viewer.StateReconnecting) {
 		w.msgBox.Hide()
 	} else {
@@ -365,7 +373,15 @@ func (w *sessionWindow) updateControls() {
 	}
 	_, canKick := w.r.(reconnecter)
 	enable(w.reconn, w.state == viewer.StateClosed && w.cfg.Redial != nil || live && canKick)
-	w.status.SetText(statusLine(w.state, w.stats, w.render, w.hostView))
+	setText(w.status, statusLine(w.state, w.stats, w.render, w.hostView))
+}
+
+// setText changes a label's text if it differs: each change repaints the
+// whole window, which costs a full paint of the picture with software GL.
+func setText(l *widget.Label, s string) {
+	if l.Text != s {
+		l.SetText(s)
+	}
 }
 
 func enable(b *widget.Button, on bool) {
@@ -385,11 +401,13 @@ func statusLine(state viewer.State, st viewer.Stats, rf renderFigures, hostView 
 	if st.Relay != "" {
 		parts = append(parts, "relay "+st.Relay)
 	}
+	// Figures are rounded so that an idle session's line stays the same
+	// (a new text repaints the window).
 	switch {
-	case st.RTT >= 10*time.Millisecond:
+	case st.RTT >= time.Millisecond:
 		parts = append(parts, fmt.Sprintf("RTT %d ms", st.RTT.Milliseconds()))
 	case st.RTT > 0:
-		parts = append(parts, fmt.Sprintf("RTT %.1f ms", float64(st.RTT.Microseconds())/1000))
+		parts = append(parts, "RTT <1 ms")
 	}
 	if st.Width > 0 {
 		parts = append(parts, fmt.Sprintf("%dx%d", st.Width, st.Height))
@@ -420,14 +438,17 @@ func rate(b float64) string {
 		return fmt.Sprintf("%.1f MB/s", b/(1<<20))
 	case b >= 1<<10:
 		return fmt.Sprintf("%.0f KB/s", b/(1<<10))
+	case b > 0:
+		return "<1 KB/s"
 	}
-	return fmt.Sprintf("%.0f B/s", b)
+	return "0 KB/s"
 }
 
 func (w *sessionWindow) setStats(st viewer.Stats) {
 	first := w.stats.SAS == "" && st.SAS != ""
 	w.stats = st
 	w.render = w.scr.takeFigures()
+	n, ns := w.handovers.Swap(0), time.Duration(w.handoverNs.Swap(0))
 	if w.render.Updates > 0 || w.render.Paints > 0 {
 		avg := func(d time.Duration, n int) float64 {
 			if n == 0 {
@@ -435,8 +456,12 @@ func (w *sessionWindow) setStats(st viewer.Stats) {
 			}
 			return float64(d.Microseconds()) / float64(n) / 1000
 		}
-		w.log.Debug("render", "fps", st.FPS, "decode_ms", float64(st.DecodeTime.Microseconds())/1000,
-			"updates", w.render.Updates, "handoff_ms", avg(w.render.Handoff, w.render.Updates),
+		// The core's decode time includes the Frame callback (the
+		// hand-over to Fyne's goroutine, waiting for it, and the copy).
+		handover := avg(ns, int(n))
+		w.log.Debug("render", "fps", st.FPS,
+			"decode_ms", max(0, float64(st.DecodeTime.Microseconds())/1000-handover),
+			"handover_ms", handover, "frames", w.render.Updates, "copy_ms", avg(w.render.Handoff, w.render.Updates),
 			"paints", w.render.Paints, "paint_ms", avg(w.render.Paint, w.render.Paints),
 			"width", st.Width, "height", st.Height)
 	}
@@ -597,7 +622,11 @@ func (w *sessionWindow) disconnect() {
 func (w *sessionWindow) endSession() {
 	w.gen++ // drop the old connection's callbacks
 	if r := w.r; r != nil {
-		go r.Close()
+		w.conns.Add(1)
+		go func() {
+			defer w.conns.Done()
+			r.Close()
+		}()
 	}
 	if w.cancel != nil {
 		w.cancel()
