@@ -163,8 +163,7 @@ func TestRelayFailover(t *testing.T) {
 	}
 	runErr := make(chan error, 1)
 	go func() { runErr <- v.Run(ctx) }()
-	for st := recv(t, ctx, e.states, "state"); st != viewer.StateOpen; st = recv(t, ctx, e.states, "state") {
-	}
+	waitState(t, ctx, e.states, viewer.StateOpen)
 	if st := v.Stats(); st.Relay != "r1" {
 		t.Fatalf("connected through %q, want r1", st.Relay)
 	}
@@ -172,13 +171,11 @@ func TestRelayFailover(t *testing.T) {
 	sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
 	go r1.Shutdown(sctx) // drain: notice, then close
 	defer scancel()
-	for st := recv(t, ctx, e.states, "state"); st != viewer.StateReconnecting; st = recv(t, ctx, e.states, "state") {
-	}
+	waitState(t, ctx, e.states, viewer.StateReconnecting)
 	for i := range 3 {
 		v.Key(proto.KeyEvent{Down: true, Code: proto.KeyA + proto.KeyCode(i)})
 	}
-	for st := recv(t, ctx, e.states, "state"); st != viewer.StateOpen; st = recv(t, ctx, e.states, "state") {
-	}
+	waitState(t, ctx, e.states, viewer.StateOpen)
 	for i := range 3 {
 		if got := recv(t, ctx, keysGot, "key"); got != proto.KeyA+proto.KeyCode(i) {
 			t.Errorf("key %d after the move = %v, want %v", i, got, proto.KeyA+proto.KeyCode(i))

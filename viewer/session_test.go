@@ -73,6 +73,13 @@ func recv[T any](t *testing.T, ctx context.Context, c <-chan T, what string) T {
 	}
 }
 
+// waitState reads states until want.
+func waitState(t *testing.T, ctx context.Context, states <-chan viewer.State, want viewer.State) {
+	t.Helper()
+	for st := recv(t, ctx, states, "state "+want.String()); st != want; st = recv(t, ctx, states, "state "+want.String()) {
+	}
+}
+
 var fixedClock = func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }
 
 // katConfig is a viewer configuration whose every byte on the wire is
@@ -263,15 +270,13 @@ func TestResume(t *testing.T) {
 	recv(t, ctx, e.frames, "frame")
 
 	b.v2h[0].Close() // the relay dies
-	for st := recv(t, ctx, e.states, "state"); st != viewer.StateReconnecting; st = recv(t, ctx, e.states, "state") {
-	}
+	waitState(t, ctx, e.states, viewer.StateReconnecting)
 	for i := range 5 {
 		if err := v.Key(proto.KeyEvent{Down: true, Code: proto.KeyDigit1 + proto.KeyCode(i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for st := recv(t, ctx, e.states, "state"); st != viewer.StateOpen; st = recv(t, ctx, e.states, "state") {
-	}
+	waitState(t, ctx, e.states, viewer.StateOpen)
 	for i := range 5 {
 		if k := expect[*proto.KeyEvent](ctx, h); k.Code != proto.KeyDigit1+proto.KeyCode(i) {
 			t.Errorf("key %d after resume = %v, want %v", i, k.Code, proto.KeyDigit1+proto.KeyCode(i))
