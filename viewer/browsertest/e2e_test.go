@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"os/exec"
 	"regexp"
 	"strings"
 	"sync"
@@ -45,6 +46,8 @@ func TestBrowserViewer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the whole suite")
 	}
+	_, err := exec.LookPath("xev")
+	testbed.Need(t, "xev (x11-utils)", err)
 	disp := testbed.Xvfb(t, screenW, screenH)
 	browser := testbed.Chromium(t)
 	bin := binaries(t)
@@ -208,10 +211,7 @@ func TestBrowserViewer(t *testing.T) {
 		}
 		return bad;
 	})()`
-	var (
-		bad []string
-		err error
-	)
+	var bad []string
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		bad, err = chromedp.Run(browser, chromedp.Evaluate[[]string](check))
