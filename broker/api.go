@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/subtle"
@@ -13,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"filippo.io/edwards25519"
 
 	"github.com/deskway/deskway/proto"
 	"github.com/deskway/deskway/proto/api"
@@ -575,7 +578,7 @@ func (s *Server) apiEnroll(w http.ResponseWriter, r *http.Request) (any, error) 
 		return nil, err
 	}
 	code := normalizeEnrollCode(req.Code)
-	if len(req.DevicePub) != ed25519.PublicKeySize || len(code) > 64 ||
+	if err := checkDeviceKey(req.DevicePub); err != nil || len(code) > 64 ||
 		!ed25519.Verify(req.DevicePub, api.EnrollProofMessage(req.Code, req.DevicePub), req.Proof) {
 		return nil, apiErr(api.CodeBadRequest, "device key proof invalid")
 	}
@@ -604,6 +607,28 @@ func (s *Server) apiEnroll(w http.ResponseWriter, r *http.Request) (any, error) 
 	s.audit(ctx, auditEntry{actor: "host:" + h.ID, action: "host.enroll", target: h.ID, ip: ip.String(), ok: true,
 		detail: fmt.Sprintf("name %q owner %s code %s", h.Name, ownerName, e.ID)})
 	return api.EnrollResponse{HostID: h.ID, OwnerID: e.OwnerID}, nil
+}
+
+// checkDeviceKey refuses what is not a canonically encoded Ed25519 public
+// key, and the keys
+// of small order: Ed25519 verification (RFC 8032, as crypto/ed25519 does
+// it) accepts forged signatures for those with a fair probability, so a
+// host enrolled with one could be impersonated by anyone.
+func checkDeviceKey(pub ed25519.PublicKey) error {
+	if len(pub) != ed25519.PublicKeySize {
+		return fmt.Errorf("device key of %d bytes", len(pub))
+	}
+	p, err := new(edwards25519.Point).SetBytes(pub)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(p.Bytes(), pub) {
+		return errors.New("device key not canonically encoded")
+	}
+	if new(edwards25519.Point).MultByCofactor(p).Equal(edwards25519.NewIdentityPoint()) == 1 {
+		return errors.New("device key of small order")
+	}
+	return nil
 }
 
 // ---- sessions and tickets

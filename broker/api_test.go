@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -417,15 +418,26 @@ func TestEnrollRejects(t *testing.T) {
 	}
 	host := b.enrollHost(alice, "first")
 	_ = host
-	req := api.EnrollRequest{Code: code.Code, DevicePub: make([]byte, 32), Proof: make([]byte, 64), HostInfo: api.HostInfo{Name: "x"}}
-	body, _ := json.Marshal(req)
-	resp, err := b.ts.Client().Post(b.url+"/api/v1/enroll", "application/json", strings.NewReader(string(body)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusBadRequest {
-		t.Errorf("enroll with a forged proof: %s, want 400", resp.Status)
+	// Forged proofs: a small-order key (zero bytes, the identity) with a
+	// zero signature, which Ed25519 verification accepts for some
+	// messages, and a good key with a signature over something else.
+	_, good, _ := ed25519.GenerateKey(rand.Reader)
+	identity := append([]byte{1}, make([]byte, 31)...)
+	for _, req := range []api.EnrollRequest{
+		{Code: code.Code, DevicePub: make([]byte, 32), Proof: make([]byte, 64)},
+		{Code: code.Code, DevicePub: identity, Proof: append(slices.Clone(identity), make([]byte, 32)...)},
+		{Code: code.Code, DevicePub: good.Public().(ed25519.PublicKey), Proof: ed25519.Sign(good, []byte("something else"))},
+	} {
+		req.HostInfo = api.HostInfo{Name: "x"}
+		body, _ := json.Marshal(req)
+		resp, err := b.ts.Client().Post(b.url+"/api/v1/enroll", "application/json", strings.NewReader(string(body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("enroll with a forged proof (key %x): %s, want 400", req.DevicePub, resp.Status)
+		}
 	}
 	h2 := testHost{name: "second"}
 	_, h2.key, _ = ed25519.GenerateKey(rand.Reader)

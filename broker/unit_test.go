@@ -1,8 +1,10 @@
 package broker
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/netip"
@@ -316,6 +318,36 @@ func TestConfigChecks(t *testing.T) {
 		got, err := ParseRelayConfig(tc.in)
 		if (err == nil) != tc.ok || (tc.ok && got != tc.want) {
 			t.Errorf("ParseRelayConfig(%q) = %+v, %v", tc.in, got, err)
+		}
+	}
+}
+
+func TestCheckDeviceKey(t *testing.T) {
+	pub, _, _ := ed25519.GenerateKey(nil)
+	if err := checkDeviceKey(pub); err != nil {
+		t.Errorf("checkDeviceKey(a real key) = %v", err)
+	}
+	// The eight points of small order (their canonical encodings) and
+	// bytes that are no point.
+	smallOrder := []string{
+		"0100000000000000000000000000000000000000000000000000000000000000",
+		"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+		"0000000000000000000000000000000000000000000000000000000000000000",
+		"0000000000000000000000000000000000000000000000000000000000000080",
+		"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+		"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+		"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+		"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
+	}
+	for _, h := range smallOrder {
+		k, _ := hex.DecodeString(h)
+		if err := checkDeviceKey(k); err == nil {
+			t.Errorf("checkDeviceKey(%s) = nil, want small order refused", h)
+		}
+	}
+	for _, k := range [][]byte{nil, make([]byte, 31), bytes.Repeat([]byte{0xff}, 32)} {
+		if err := checkDeviceKey(k); err == nil {
+			t.Errorf("checkDeviceKey(%x) = nil, want an error", k)
 		}
 	}
 }
