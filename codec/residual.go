@@ -94,6 +94,21 @@ func med(a, b, c int) int {
 	return a + b - c
 }
 
+// predict is the prediction of sample (x, y) of a w-wide plane: med
+// inside, the left or upper neighbour on the first row or column.
+func predict(p []uint8, w, x, y int) int {
+	i := y*w + x
+	switch {
+	case y == 0 && x == 0:
+		return 0
+	case y == 0:
+		return int(p[i-1])
+	case x == 0:
+		return int(p[i-w])
+	}
+	return med(int(p[i-1]), int(p[i-w]), int(p[i-w-1]))
+}
+
 // planes turns pixel p into the decorrelated samples G, R-G, B-G.
 func planes(p uint32) (g, rg, bg int) {
 	r, gg, b := int(p&0xff), int(p>>8&0xff), int(p>>16&0xff)
@@ -123,18 +138,7 @@ func encodePhoto(out []byte, src []uint32, off, stride, w, h int) []byte {
 		for y := 0; y < h; y++ {
 			for x := 0; x < w; x++ {
 				i := y*w + x
-				var pred int
-				switch {
-				case y == 0 && x == 0:
-					pred = 0
-				case y == 0:
-					pred = int(p[i-1])
-				case x == 0:
-					pred = int(p[i-w])
-				default:
-					pred = med(int(p[i-1]), int(p[i-w]), int(p[i-w-1]))
-				}
-				out = append(out, uint8(int(p[i])-pred))
+				out = append(out, uint8(int(p[i])-predict(p, w, x, y)))
 			}
 		}
 	}
@@ -151,18 +155,7 @@ func decodePhoto(res []byte, dst []uint32, off, stride, w, h int) {
 		for y := 0; y < h; y++ {
 			for x := 0; x < w; x++ {
 				i := y*w + x
-				var pred int
-				switch {
-				case y == 0 && x == 0:
-					pred = 0
-				case y == 0:
-					pred = int(p[i-1])
-				case x == 0:
-					pred = int(p[i-w])
-				default:
-					pred = med(int(p[i-1]), int(p[i-w]), int(p[i-w-1]))
-				}
-				p[i] = uint8(int(r[i]) + pred)
+				p[i] = uint8(int(r[i]) + predict(p, w, x, y))
 			}
 		}
 	}
