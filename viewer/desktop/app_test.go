@@ -315,10 +315,21 @@ func TestSavedSignInAndJoin(t *testing.T) {
 		t.Errorf("the broker was sent %q, want only the nameplate [123]", joins)
 	}
 
+	// Another session beside the first: a window of its own.
+	test.Type(a.hosts.code, "456 789 012")
+	test.Tap(a.hosts.join)
+	if len(a.sessions) != 2 {
+		t.Fatalf("a second code gave %d session windows, want 2", len(a.sessions))
+	}
+	for w := range a.sessions {
+		w.wait()
+	}
+	q.drain()
+
 	// A malformed code opens nothing and says why.
 	test.Type(a.hosts.code, "12-34")
 	test.Tap(a.hosts.join)
-	if len(a.sessions) != 1 {
+	if len(a.sessions) != 2 {
 		t.Errorf("a malformed code opened a session window")
 	}
 	if top := a.main.Canvas().Overlays().Top(); top == nil || !hasLabel(top, "not a support code") {

@@ -33,6 +33,10 @@ type renderFigures struct {
 	Handoff time.Duration // copying changed rects (Fyne's goroutine)
 	Paints  int           // textures made from the image
 	Paint   time.Duration // from the texture's making to the end of that paint
+	// Handover is the mean Frame callback (queueing onto Fyne's
+	// goroutine, waiting for it, the copy), part of the core's decode
+	// time; the session window fills it in.
+	Handover time.Duration
 }
 
 // maxMipLevel bounds the halvings kept for strong downscaling (1/8).

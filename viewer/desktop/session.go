@@ -414,7 +414,7 @@ func statusLine(state viewer.State, st viewer.Stats, rf renderFigures, hostView 
 	}
 	parts = append(parts, fmt.Sprintf("%.0f fps", st.FPS), "↓ "+rate(st.InBytesPerSec)+" ↑ "+rate(st.OutBytesPerSec))
 	if rf.Updates > 0 {
-		parts = append(parts, fmt.Sprintf("decode %.1f ms", float64(st.DecodeTime.Microseconds())/1000))
+		parts = append(parts, fmt.Sprintf("decode %.1f ms", float64(decodeTime(st, rf).Microseconds())/1000))
 	}
 	if rf.Paints > 0 {
 		parts = append(parts, fmt.Sprintf("paint %.1f ms", float64((rf.Paint/time.Duration(rf.Paints)).Microseconds())/1000))
@@ -429,6 +429,12 @@ func statusLine(state viewer.State, st viewer.Stats, rf renderFigures, hostView 
 		parts = append(parts, "SAS "+st.SAS)
 	}
 	return strings.Join(parts, " · ")
+}
+
+// decodeTime is the mean decoding time of a frame: the core's figure
+// includes the Frame callback, which is the UI's.
+func decodeTime(st viewer.Stats, rf renderFigures) time.Duration {
+	return max(0, st.DecodeTime-rf.Handover)
 }
 
 // rate formats bytes per second.
@@ -448,20 +454,14 @@ func (w *sessionWindow) setStats(st viewer.Stats) {
 	first := w.stats.SAS == "" && st.SAS != ""
 	w.stats = st
 	w.render = w.scr.takeFigures()
-	n, ns := w.handovers.Swap(0), time.Duration(w.handoverNs.Swap(0))
+	if n, ns := w.handovers.Swap(0), w.handoverNs.Swap(0); n > 0 {
+		w.render.Handover = time.Duration(ns / n)
+	}
 	if w.render.Updates > 0 || w.render.Paints > 0 {
-		avg := func(d time.Duration, n int) float64 {
-			if n == 0 {
-				return 0
-			}
-			return float64(d.Microseconds()) / float64(n) / 1000
-		}
-		// The core's decode time includes the Frame callback (the
-		// hand-over to Fyne's goroutine, waiting for it, and the copy).
-		handover := avg(ns, int(n))
-		w.log.Debug("render", "fps", st.FPS,
-			"decode_ms", max(0, float64(st.DecodeTime.Microseconds())/1000-handover),
-			"handover_ms", handover, "frames", w.render.Updates, "copy_ms", avg(w.render.Handoff, w.render.Updates),
+		ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+		avg := func(d time.Duration, n int) float64 { return ms(d) / float64(max(n, 1)) }
+		w.log.Debug("render", "fps", st.FPS, "decode_ms", ms(decodeTime(st, w.render)),
+			"handover_ms", ms(w.render.Handover), "frames", w.render.Updates, "copy_ms", avg(w.render.Handoff, w.render.Updates),
 			"paints", w.render.Paints, "paint_ms", avg(w.render.Paint, w.render.Paints),
 			"width", st.Width, "height", st.Height)
 	}

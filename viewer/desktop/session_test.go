@@ -465,11 +465,11 @@ func TestStatusLine(t *testing.T) {
 		t.Errorf("closed status %q", got)
 	}
 	got := statusLine(viewer.StateOpen, viewer.Stats{FPS: 10, InBytesPerSec: 3 << 20, DecodeTime: 4200 * time.Microsecond, Resumes: 1},
-		renderFigures{Updates: 10, Paints: 2, Paint: 7 * time.Millisecond}, false)
+		renderFigures{Updates: 10, Paints: 2, Paint: 7 * time.Millisecond, Handover: 800 * time.Microsecond}, false)
 	if got := statusLine(viewer.StateOpen, viewer.Stats{RTT: 420 * time.Microsecond}, renderFigures{}, false); !strings.Contains(got, "RTT <1 ms") {
 		t.Errorf("status %q: want RTT <1 ms", got)
 	}
-	for _, want := range []string{"10 fps", "3.0 MB/s", "decode 4.2 ms", "paint 3.5 ms", "1 relay changes"} {
+	for _, want := range []string{"10 fps", "3.0 MB/s", "decode 3.4 ms", "paint 3.5 ms", "1 relay changes"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("status %q lacks %q", got, want)
 		}
