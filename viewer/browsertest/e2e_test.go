@@ -64,15 +64,7 @@ func TestBrowserViewer(t *testing.T) {
 	// Broker (SQLite, plain HTTP on loopback) and a standalone relay on
 	// another origin: the page must reach it under the broker's CSP.
 	dir := t.TempDir()
-	db := "sqlite:" + dir + "/broker.db"
-	bport, rport := testbed.FreePort(t), testbed.FreePort(t)
-	burl, rurl := fmt.Sprintf("http://127.0.0.1:%d", bport), fmt.Sprintf("http://127.0.0.1:%d", rport)
-	run(t, "tess-password-42\ntess-password-42\n", bin+"/deskway-broker", "user", "--db", db, "--role", "technician", "--password-stdin", "add", "tess")
-	start(t, "broker", nil, bin+"/deskway-broker", "serve", "--db", db, "--insecure-http", "--listen", fmt.Sprintf("127.0.0.1:%d", bport),
-		"--public-url", burl, "--embedded-relay=false", "--relay", "r1="+rurl, "--log-level", "warn")
-	waitHTTP(t, burl+"/healthz")
-	start(t, "relay", nil, bin+"/deskway-relay", "-listen", fmt.Sprintf("127.0.0.1:%d", rport), "-relay-id", "r1", "-broker", burl)
-	waitHTTP(t, rurl+"/healthz")
+	burl, _ := startServers(t, bin, dir, "technician", "tess", "tess-password-42")
 
 	// The customer runs the agent; it shows the code.
 	agent := start(t, "agent", disp.Env(), bin+"/deskway-agent", "share", "--broker", burl, "--display", disp.Name,
@@ -116,45 +108,10 @@ func TestBrowserViewer(t *testing.T) {
 			t.Logf("page: %s", strings.Join(parts, " "))
 		}
 	})
-	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, scancel := context.WithTimeout(browser, time.Minute)
-		defer scancel()
-		if err := chromedp.Do(sctx, steps...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	state := func() viewState {
-		t.Helper()
-		v, err := chromedp.Run(browser, chromedp.Evaluate[viewState](`globalThis.deskwayViewer || {state: "no page"}`))
-		if err != nil {
-			t.Fatalf("read the page's state: %v", err)
-		}
-		return v
-	}
-	waitState := func(want string) viewState {
-		t.Helper()
-		deadline := time.Now().Add(90 * time.Second)
-		for {
-			v := state()
-			if v.State == want {
-				return v
-			}
-			if v.State == "closed" && want != "closed" || time.Now().After(deadline) {
-				t.Fatalf("viewer is %q (%s, %s), want %q", v.State, v.Kind, v.Message, want)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
+	pg := page{t, browser}
+	do, state, waitState := pg.do, pg.state, pg.waitState
 
-	do("sign in as the technician",
-		chromedp.Navigate(burl+"/"),
-		chromedp.WaitVisible(chromedp.ID("login")),
-		chromedp.SendKeys(chromedp.ID("name"), "tess"),
-		chromedp.SendKeys(chromedp.ID("password"), "tess-password-42"),
-		chromedp.Click(chromedp.ID("signin")),
-		chromedp.WaitVisible(chromedp.ID("nav-support")),
-	)
+	pg.signIn(burl, "tess", "tess-password-42")
 
 	// A mistyped secret: the host refuses it (one of the code's three
 	// attempts) and the page says so.
@@ -295,6 +252,78 @@ func TestBrowserViewer(t *testing.T) {
 	if len(violations) > 0 {
 		t.Errorf("the page broke its Content-Security-Policy or integrity checks: %q", violations)
 	}
+}
+
+// startServers starts the broker (SQLite in dir, plain HTTP on
+// loopback, one account) and a standalone relay r1 on another origin,
+// which the page must reach under the broker's CSP. It returns the
+// broker's URL and database.
+func startServers(t *testing.T, bin, dir, role, user, password string) (burl, db string) {
+	t.Helper()
+	db = "sqlite:" + dir + "/broker.db"
+	bport, rport := testbed.FreePort(t), testbed.FreePort(t)
+	burl, rurl := fmt.Sprintf("http://127.0.0.1:%d", bport), fmt.Sprintf("http://127.0.0.1:%d", rport)
+	run(t, password+"\n"+password+"\n", bin+"/deskway-broker", "user", "--db", db, "--role", role, "--password-stdin", "add", user)
+	start(t, "broker", nil, bin+"/deskway-broker", "serve", "--db", db, "--insecure-http", "--listen", fmt.Sprintf("127.0.0.1:%d", bport),
+		"--public-url", burl, "--embedded-relay=false", "--relay", "r1="+rurl, "--log-level", "warn")
+	waitHTTP(t, burl+"/healthz")
+	start(t, "relay", nil, bin+"/deskway-relay", "-listen", fmt.Sprintf("127.0.0.1:%d", rport), "-relay-id", "r1", "-broker", burl)
+	waitHTTP(t, rurl+"/healthz")
+	return burl, db
+}
+
+// page drives the viewer page in a browser tab.
+type page struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+func (p page) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, time.Minute)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		p.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// state reads globalThis.deskwayViewer.
+func (p page) state() viewState {
+	p.t.Helper()
+	v, err := chromedp.Run(p.ctx, chromedp.Evaluate[viewState](`globalThis.deskwayViewer || {state: "no page"}`))
+	if err != nil {
+		p.t.Fatalf("read the page's state: %v", err)
+	}
+	return v
+}
+
+// waitState waits for the viewer's state want; closed fails it early.
+func (p page) waitState(want string) viewState {
+	p.t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		v := p.state()
+		if v.State == want {
+			return v
+		}
+		if v.State == "closed" && want != "closed" || time.Now().After(deadline) {
+			p.t.Fatalf("viewer is %q (%s, %s), want %q", v.State, v.Kind, v.Message, want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// signIn signs in to the console.
+func (p page) signIn(burl, user, password string) {
+	p.t.Helper()
+	p.do("sign in as "+user,
+		chromedp.Navigate(burl+"/"),
+		chromedp.WaitVisible(chromedp.ID("login")),
+		chromedp.SendKeys(chromedp.ID("name"), user),
+		chromedp.SendKeys(chromedp.ID("password"), password),
+		chromedp.Click(chromedp.ID("signin")),
+		chromedp.WaitVisible(chromedp.ID("nav-hosts")),
+	)
 }
 
 // waitXev waits until match finds what it wants in xev's events.

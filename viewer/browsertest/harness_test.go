@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -57,9 +58,18 @@ func start(t *testing.T, prefix string, env []string, name string, args ...strin
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	r, w := io.Pipe()
 	p.cmd.Stdout, p.cmd.Stderr = w, w
+	// A standard input that stays open: the agent reads "end" from its
+	// terminal, and end of input would end its session.
+	stdin, hold, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Stdin = stdin
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
+	stdin.Close()
+	t.Cleanup(func() { hold.Close() })
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -268,4 +278,17 @@ func xevEvents(lines []string) []xevEvent {
 		}
 	}
 	return out
+}
+
+// runOut runs a command to its end and returns its standard output (and
+// its standard error with a failure).
+func runOut(name string, args ...string) (string, error) {
+	var stderr strings.Builder
+	cmd := exec.Command(name, args...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return string(out) + stderr.String(), err
+	}
+	return string(out), nil
 }
