@@ -5,9 +5,6 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"image"
-	"image/draw"
-	"image/png"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -134,13 +131,7 @@ func loadTrace(b *testing.B, trace string, n int) []*xpic {
 			continue
 		}
 		prev = raw
-		src, err := png.Decode(bytes.NewReader(raw))
-		if err != nil {
-			b.Fatal(err)
-		}
-		pic := image.NewRGBA(src.Bounds())
-		draw.Draw(pic, pic.Rect, src, src.Bounds().Min, draw.Src)
-		out = append(out, toXPic(pic))
+		out = append(out, toXPic(decodePNG(b, raw)))
 	}
 	if len(out) == 0 || out[0] == nil {
 		b.Fatalf("trace %s has no frames", trace)

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"image"
 	"image/color"
 	"image/draw"
@@ -152,19 +153,25 @@ var markers = []marker{
 // xterm with top, a file manager, an editor) with the markers on it.
 func desktopPicture(t testing.TB) *image.RGBA {
 	t.Helper()
-	f, err := os.Open(testbed.Corpus(t) + "/window-drag/frame-00040.png")
+	raw, err := os.ReadFile(testbed.Corpus(t) + "/window-drag/frame-00040.png")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	src, err := png.Decode(f)
+	pic := decodePNG(t, raw)
+	for _, m := range markers {
+		draw.Draw(pic, m.r, image.NewUniform(m.c), image.Point{}, draw.Src)
+	}
+	return pic
+}
+
+// decodePNG decodes a corpus frame.
+func decodePNG(t testing.TB, raw []byte) *image.RGBA {
+	t.Helper()
+	src, err := png.Decode(bytes.NewReader(raw))
 	if err != nil {
 		t.Fatal(err)
 	}
 	pic := image.NewRGBA(src.Bounds())
 	draw.Draw(pic, pic.Rect, src, src.Bounds().Min, draw.Src)
-	for _, m := range markers {
-		draw.Draw(pic, m.r, image.NewUniform(m.c), image.Point{}, draw.Src)
-	}
 	return pic
 }

@@ -1,7 +1,9 @@
 package desktop
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -32,6 +34,7 @@ type testBroker struct {
 	tokens map[string]bool
 	logins []api.LoginRequest
 	joins  []string
+	seen   []string // every request body, to look for secrets
 }
 
 const (
@@ -57,6 +60,9 @@ func newTestBroker(t *testing.T) *testBroker {
 		b.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 	}))
+	mux.HandleFunc("POST /api/v1/hosts/{id}/connect", b.authed(func(w http.ResponseWriter, r *http.Request) {
+		apiError(w, api.CodeHostOffline, "host "+r.PathValue("id")+" is offline")
+	}))
 	mux.HandleFunc("POST /api/v1/support/join", b.authed(func(w http.ResponseWriter, r *http.Request) {
 		var req api.JoinRequest
 		json.NewDecoder(r.Body).Decode(&req)
@@ -65,7 +71,14 @@ func newTestBroker(t *testing.T) *testBroker {
 		b.mu.Unlock()
 		apiError(w, api.CodeNotFound, "no session waits under this code")
 	}))
-	b.srv = httptest.NewTLSServer(mux)
+	b.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		b.mu.Lock()
+		b.seen = append(b.seen, r.URL.String()+" "+string(body))
+		b.mu.Unlock()
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		mux.ServeHTTP(w, r)
+	}))
 	t.Cleanup(b.srv.Close)
 	return b
 }
@@ -385,5 +398,69 @@ func TestSettingsDialog(t *testing.T) {
 	// A rate from the command line that the list lacks is kept.
 	if f := newSettingsForm(Settings{MaxFPS: 12}); f.fps.Selected != "12 per second" {
 		t.Errorf("max fps 12 shows as %q", f.fps.Selected)
+	}
+}
+
+// TestConnectAsksForPassword: Connect asks for the host access password,
+// which goes to the handshake only: never to the broker, never kept.
+func TestConnectAsksForPassword(t *testing.T) {
+	b := newTestBroker(t)
+	b.tokens["tok-1"] = true
+	host := api.Host{ID: "h-1", Name: "office-pc", Online: true}
+	b.setHosts(host)
+	prof := &Profile{Dir: t.TempDir()}
+	prof.SaveToken(Token{Broker: b.srv.URL, User: "alice", Token: "tok-1", Expires: time.Now().Add(time.Hour)})
+	a, q, polls := testApp(t, b, prof, Options{})
+	waitPoll(q, polls, 1)
+
+	a.connectHost(host)
+	top := a.main.Canvas().Overlays().Top()
+	if top == nil {
+		t.Fatal("Connect shows no password dialog")
+	}
+	var pw *widget.Entry
+	var connect *widget.Button
+	for _, o := range test.LaidOutObjects(top) {
+		switch o := o.(type) {
+		case *widget.Entry:
+			if o.Password {
+				pw = o
+			}
+		case *widget.Button:
+			if o.Text == "Connect" {
+				connect = o
+			}
+		}
+	}
+	if pw == nil || connect == nil {
+		t.Fatalf("the dialog lacks a password field (%v) or a Connect button (%v)", pw != nil, connect != nil)
+	}
+	const secret = "host secret 1"
+	test.Type(pw, secret)
+	test.Tap(connect)
+	if pw.Text != "" {
+		t.Errorf("the password stays in the dialog's field")
+	}
+	if len(a.sessions) != 1 {
+		t.Fatalf("%d session windows, want 1", len(a.sessions))
+	}
+	for w := range a.sessions {
+		w.wait()
+		q.drain()
+		if w.win.Title() != "office-pc — Deskway" || !strings.HasPrefix(w.message.Text, "The host is offline") {
+			t.Errorf("window %q says %q; want the host's name and that it is offline", w.win.Title(), w.message.Text)
+		}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	asked := false
+	for _, s := range b.seen {
+		if strings.Contains(s, secret) {
+			t.Errorf("the host access password went to the broker: %s", s)
+		}
+		asked = asked || strings.HasPrefix(s, "/api/v1/hosts/h-1/connect")
+	}
+	if !asked {
+		t.Errorf("the broker was not asked for the host: %q", b.seen)
 	}
 }

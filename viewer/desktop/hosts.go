@@ -139,7 +139,7 @@ func ago(d time.Duration) string {
 func (v *hostsView) start(c *api.Client, user string) {
 	v.stop()
 	v.who.SetText(fmt.Sprintf("Signed in as %s at %s", user, c.BaseURL))
-	v.notice.SetText("")
+	v.setNotice("")
 	v.hosts = nil
 	v.list.Refresh()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -200,11 +200,11 @@ func (v *hostsView) polled(hosts []api.Host, err error) {
 		v.a.showSignin("Your sign-in expired. Please sign in again.")
 		return
 	case err != nil:
-		v.notice.SetText("Host list not updated: " + err.Error())
+		v.setNotice("Host list not updated: " + err.Error())
 		return
 	}
 	if strings.HasPrefix(v.notice.Text, "Host list not updated") {
-		v.notice.SetText("")
+		v.setNotice("")
 	}
 	sortHosts(hosts)
 	v.hosts = hosts
@@ -234,4 +234,14 @@ func (v *hostsView) doJoin() {
 	text := v.code.Text
 	v.code.SetText("")
 	v.a.joinSupport(text)
+}
+
+// setNotice shows a notice above the list, or hides it ("").
+func (v *hostsView) setNotice(text string) {
+	v.notice.SetText(text)
+	if text == "" {
+		v.notice.Hide()
+	} else {
+		v.notice.Show()
+	}
 }

@@ -213,17 +213,7 @@ const (
 )
 
 // Settings reads the settings; a missing file gives zero Settings.
-func (p *Profile) Settings() (Settings, error) {
-	b, err := p.read(settingsFile)
-	if b == nil || err != nil {
-		return Settings{}, err
-	}
-	s, err := ParseSettings(b)
-	if err != nil {
-		return Settings{}, fmt.Errorf("%s: %w", p.path(settingsFile), err)
-	}
-	return s, nil
-}
+func (p *Profile) Settings() (Settings, error) { return readFile(p, settingsFile, ParseSettings) }
 
 // SaveSettings writes the settings.
 func (p *Profile) SaveSettings(s Settings) error {
@@ -234,16 +224,21 @@ func (p *Profile) SaveSettings(s Settings) error {
 }
 
 // Token reads the saved token; a missing file gives a zero Token.
-func (p *Profile) Token() (Token, error) {
-	b, err := p.read(tokenFile)
+func (p *Profile) Token() (Token, error) { return readFile(p, tokenFile, ParseToken) }
+
+// readFile reads and parses one of the profile's files; a missing file
+// gives the zero value.
+func readFile[T any](p *Profile, name string, parse func([]byte) (T, error)) (T, error) {
+	var zero T
+	b, err := p.read(name)
 	if b == nil || err != nil {
-		return Token{}, err
+		return zero, err
 	}
-	t, err := ParseToken(b)
+	v, err := parse(b)
 	if err != nil {
-		return Token{}, fmt.Errorf("%s: %w", p.path(tokenFile), err)
+		return zero, fmt.Errorf("%s: %w", p.path(name), err)
 	}
-	return t, nil
+	return v, nil
 }
 
 // SaveToken writes the token (mode 0600).

@@ -198,7 +198,7 @@ func (v *signinView) done(c *api.Client, broker, user string, resp *api.LoginRes
 	a.log.Info("signed in", "broker", broker, "user", resp.User.Name)
 	a.signedIn(c, resp.User.Name)
 	if insecure {
-		a.hosts.notice.SetText("Warning: this broker is reached over plain http; sign-in and tickets are not encrypted on the way. Sessions stay end-to-end encrypted.")
+		a.hosts.setNotice("Warning: this broker is reached over plain http; sign-in and tickets are not encrypted on the way. Sessions stay end-to-end encrypted.")
 	}
 }
 
