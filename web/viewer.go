@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // The browser viewer's page. Its script, style, the Go runtime's loader
@@ -70,34 +72,71 @@ func Integrity(b []byte) string {
 	return "sha384-" + base64.StdEncoding.EncodeToString(sum[:])
 }
 
-// StaticHandler serves Static() like http.FileServerFS, but answers a
-// client that accepts gzip with the precompressed NAME.gz next to a file
-// when there is one (deskway.wasm: about a quarter of its size).
+// StaticHandler serves Static() like http.FileServerFS, but answers
+// clients that accept a compressed encoding with a compressed copy of the
+// files that have a precompressed NAME.gz beside them (deskway.wasm): zstd
+// (compressed here once, on first use) where the browser takes it, else
+// the .gz. The wasm is 7.9 MB raw, 2.2 MB gzip, 1.9 MB zstd.
 func StaticHandler() http.Handler {
 	files := http.FileServerFS(Static())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := strings.TrimPrefix(path.Clean("/"+r.URL.Path), "/")
 		gz, err := fs.ReadFile(Static(), name+".gz")
-		if err != nil || !acceptsGzip(r) || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
+		if err != nil || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
 			files.ServeHTTP(w, r)
 			return
 		}
+		var body []byte
+		enc := ""
+		if accepts(r, "zstd") {
+			if b, err := zstdOf(name); err == nil {
+				body, enc = b, "zstd"
+			}
+		}
+		if enc == "" && accepts(r, "gzip") {
+			body, enc = gz, "gzip"
+		}
 		h := w.Header()
 		h.Add("Vary", "Accept-Encoding")
-		h.Set("Content-Encoding", "gzip")
+		if enc == "" {
+			files.ServeHTTP(w, r)
+			return
+		}
+		h.Set("Content-Encoding", enc)
 		if ct := mime.TypeByExtension(path.Ext(name)); ct != "" {
 			h.Set("Content-Type", ct)
 		}
-		http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(gz))
+		http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(body))
 	})
 }
 
-// acceptsGzip reports whether the request's Accept-Encoding lists gzip
-// (without q=0).
-func acceptsGzip(r *http.Request) bool {
+// zstdCache holds each asset's zstd copy, made once.
+var zstdCache sync.Map // name → func() ([]byte, error)
+
+// zstdOf returns the zstd copy of a static file, compressed at the best
+// level with an 8 MiB window (the most a browser must accept).
+func zstdOf(name string) ([]byte, error) {
+	f, _ := zstdCache.LoadOrStore(name, sync.OnceValues(func() ([]byte, error) {
+		raw, err := fs.ReadFile(Static(), name)
+		if err != nil {
+			return nil, err
+		}
+		e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBestCompression), zstd.WithWindowSize(8<<20), zstd.WithEncoderConcurrency(1))
+		if err != nil {
+			return nil, err
+		}
+		defer e.Close()
+		return e.EncodeAll(raw, nil), nil
+	}))
+	return f.(func() ([]byte, error))()
+}
+
+// accepts reports whether the request's Accept-Encoding lists enc with
+// a q-value above 0.
+func accepts(r *http.Request, enc string) bool {
 	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
-		enc, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if !strings.EqualFold(strings.TrimSpace(enc), "gzip") {
+		e, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if !strings.EqualFold(strings.TrimSpace(e), enc) {
 			continue
 		}
 		q, ok := strings.CutPrefix(strings.ReplaceAll(params, " ", ""), "q=")

@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 func TestViewerPage(t *testing.T) {
@@ -50,7 +52,7 @@ func TestIntegrity(t *testing.T) {
 	}
 }
 
-func TestStaticHandlerGzip(t *testing.T) {
+func TestStaticHandlerCompressed(t *testing.T) {
 	if _, err := fs.Stat(Static(), "deskway.wasm.gz"); err != nil {
 		t.Skip("no deskway.wasm.gz in this build (make wasm)")
 	}
@@ -58,8 +60,11 @@ func TestStaticHandlerGzip(t *testing.T) {
 	defer srv.Close()
 	tests := []struct {
 		accept string
-		gzip   bool
-	}{{"gzip, deflate, br", true}, {"br;q=1, gzip;q=0.5", true}, {"gzip;q=0", false}, {"", false}}
+		enc    string
+	}{
+		{"gzip, deflate, br, zstd", "zstd"}, {"gzip, deflate, br", "gzip"}, {"br;q=1, gzip;q=0.5", "gzip"},
+		{"zstd;q=0, gzip", "gzip"}, {"gzip;q=0", ""}, {"", ""},
+	}
 	raw, _ := fs.ReadFile(Static(), "deskway.wasm")
 	for _, tt := range tests {
 		req, _ := http.NewRequest("GET", srv.URL+"/deskway.wasm", nil)
@@ -70,18 +75,27 @@ func TestStaticHandlerGzip(t *testing.T) {
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if got := resp.Header.Get("Content-Encoding") == "gzip"; got != tt.gzip {
-			t.Errorf("Accept-Encoding %q: gzip %v, want %v", tt.accept, got, tt.gzip)
+		if got := resp.Header.Get("Content-Encoding"); got != tt.enc {
+			t.Errorf("Accept-Encoding %q: Content-Encoding %q, want %q", tt.accept, got, tt.enc)
 		}
 		if ct := resp.Header.Get("Content-Type"); ct != "application/wasm" {
 			t.Errorf("Accept-Encoding %q: Content-Type %q, want application/wasm", tt.accept, ct)
 		}
-		if tt.gzip {
+		switch tt.enc {
+		case "gzip":
 			zr, err := gzip.NewReader(bytes.NewReader(body))
 			if err != nil {
 				t.Fatal(err)
 			}
 			body, _ = io.ReadAll(zr)
+		case "zstd":
+			t.Logf("deskway.wasm: %d bytes, %d zstd", len(raw), len(body))
+			d, _ := zstd.NewReader(nil, zstd.WithDecoderMaxWindow(8<<20))
+			body, err = d.DecodeAll(body, nil)
+			d.Close()
+			if err != nil {
+				t.Fatalf("zstd body does not decode with an 8 MiB window: %v", err)
+			}
 		}
 		if !bytes.Equal(body, raw) {
 			t.Errorf("Accept-Encoding %q: body differs from deskway.wasm", tt.accept)

@@ -120,6 +120,12 @@ func TestBrowserViewer(t *testing.T) {
 	if v := waitState("closed"); v.Kind != "wrong-code" || !strings.Contains(v.Message, "Wrong code") {
 		t.Errorf("after a wrong code the page says %q (%s), want a wrong-code message", v.Message, v.Kind)
 	}
+	// The first page downloaded the wasm (compressed: zstd or gzip).
+	dl, _ := chromedp.Run(browser, chromedp.Evaluate[string](`(() => {
+		const e = performance.getEntriesByType("resource").find((e) => e.name.endsWith("/deskway.wasm"));
+		return e ? e.transferSize + " bytes on the wire, " + e.decodedBodySize + " decoded" : "no entry";
+	})()`))
+	t.Logf("deskway.wasm download: %s", dl)
 	msg, _ := chromedp.Run(browser, chromedp.Text(chromedp.ID("message")))
 	if !strings.Contains(msg, "Wrong code") {
 		t.Errorf("the page shows %q after a wrong code", msg)
@@ -199,7 +205,7 @@ func TestBrowserViewer(t *testing.T) {
 	do("click on the canvas", chromedp.MouseClickXY(cx, cy))
 	press := waitXev(t, ctx, xev, func(evs []xevEvent) (xevEvent, bool) {
 		for _, e := range evs {
-			if e.kind == "ButtonPress" {
+			if e.kind == "ButtonPress" && e.done {
 				return e, true
 			}
 		}
@@ -215,7 +221,7 @@ func TestBrowserViewer(t *testing.T) {
 	typed := waitXev(t, ctx, xev, func(evs []xevEvent) ([]string, bool) {
 		var got []string
 		for _, e := range evs {
-			if e.kind == "KeyPress" && e.keysym != "" {
+			if e.kind == "KeyPress" && e.done {
 				got = append(got, e.keysym)
 			}
 		}

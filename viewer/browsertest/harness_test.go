@@ -246,6 +246,7 @@ type xevEvent struct {
 	kind         string // "KeyPress", "ButtonPress"
 	rootX, rootY int
 	keysym       string // "h", "Return", …
+	done         bool   // the lines with the fields were read (xev prints an event in several)
 }
 
 // xevEvents parses xev's output.
@@ -267,12 +268,14 @@ func xevEvents(lines []string) []xevEvent {
 		}
 		if i := strings.Index(l, "root:("); i >= 0 {
 			fmt.Sscanf(l[i:], "root:(%d,%d)", &cur.rootX, &cur.rootY)
+			cur.done = cur.kind == "ButtonPress"
 		}
 		if i := strings.Index(l, "(keysym 0x"); i >= 0 {
 			rest := l[i:]
 			if j := strings.Index(rest, ", "); j >= 0 {
 				if k := strings.Index(rest[j+2:], ")"); k >= 0 {
 					cur.keysym = rest[j+2 : j+2+k]
+					cur.done = true
 				}
 			}
 		}
