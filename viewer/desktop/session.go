@@ -319,7 +319,17 @@ func (w *sessionWindow) hostKeyDialog(err error) {
 	d.Show()
 }
 
-// message returns the text over the screen for a state, "" when the
+// newHostKeyNotice shows, once, the key of a host reached for the first
+// time, which is pinned from now on (SECURITY.md §4.3, §4.8). Support
+// sessions are one-off hosts: their keys are pinned but not shown.
+func (w *sessionWindow) newHostKeyNotice(fp proto.Fingerprint) {
+	l := widget.NewLabel("This is the first connection from this device to this host. Its key was pinned:\n\n" + string(fp) +
+		"\n\nIf the host shows its key, compare the two. From now on a different key is refused.")
+	l.Wrapping = fyne.TextWrapWord
+	dialog.NewCustom("New host key pinned", "OK", container.NewGridWrap(fyne.NewSize(460, 170), l), w.win).Show()
+}
+
+// stateMessage returns the text over the screen for a state, "" when the
 // screen shows.
 func stateMessage(st viewer.State, err error, framed bool) string {
 	switch st {
@@ -467,6 +477,9 @@ func (w *sessionWindow) setStats(st viewer.Stats) {
 	}
 	if first {
 		w.log.Info("session open", "sas", st.SAS, "host_key", st.HostKey, "pin", st.Pin.String(), "relay", st.Relay)
+		if st.Pin == proto.PinNew && st.Mode == proto.ModeUnattended {
+			w.newHostKeyNotice(st.HostKey)
+		}
 	}
 	w.updateControls()
 }

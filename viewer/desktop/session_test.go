@@ -475,3 +475,27 @@ func TestStatusLine(t *testing.T) {
 		}
 	}
 }
+
+func TestSessionWindowNewHostKey(t *testing.T) {
+	for _, tt := range []struct {
+		mode proto.Mode
+		pin  proto.PinStatus
+		show bool
+	}{
+		{proto.ModeUnattended, proto.PinNew, true},
+		{proto.ModeUnattended, proto.PinMatched, false},
+		{proto.ModeSupport, proto.PinNew, false},
+	} {
+		f := newFakeRemote()
+		w, ev := openTestSession(t, f, nil)
+		ev.Stats(viewer.Stats{State: viewer.StateOpen, Mode: tt.mode, Pin: tt.pin, HostKey: "fpfpfpfpfpfpfpfpfpfpfpfpfp", SAS: "123 456"})
+		top := w.win.Canvas().Overlays().Top()
+		if shown := top != nil && hasLabel(top, "fpfpfpfpfpfpfpfpfpfpfpfpfp"); shown != tt.show {
+			t.Errorf("%v session, pin %v: key shown %v, want %v", tt.mode, tt.pin, shown, tt.show)
+		}
+		ev.Stats(viewer.Stats{State: viewer.StateOpen, Mode: tt.mode, Pin: tt.pin, HostKey: "fp", SAS: "123 456"})
+		if n := len(w.win.Canvas().Overlays().List()); tt.show && n != 1 {
+			t.Errorf("%d dialogs after a second stats tick, want the one", n)
+		}
+	}
+}
