@@ -51,6 +51,8 @@ type Encoder struct {
 	changed  []bool   // per tile: raw input changed
 	state    []uint8  // per tile: tileState
 	bg       []uint32 // per tile: background colour (markable tiles)
+	thash    []uint64 // per tile: hash of cur (dirty, not lossy tiles)
+	slot     []int32  // per tile: cache slot of a hit
 	dirty    []int32  // tiles to code, raster order
 	stamp    []uint32 // per pixel: mark labelling
 	gen      uint32
@@ -159,6 +161,8 @@ func (e *Encoder) setSize(w, h int) {
 	e.changed = make([]bool, n)
 	e.state = make([]uint8, n)
 	e.bg = make([]uint32, n)
+	e.thash = make([]uint64, n)
+	e.slot = make([]int32, n)
 }
 
 // reset puts the encoder's model of the decoder where a keyframe puts the
@@ -367,8 +371,10 @@ func (e *Encoder) classify() {
 			e.state[t] = stLossy
 			continue
 		}
-		if s, ok := e.cache.lookup(e.cur, off, e.w, w, h, e.tileHash(e.cur, int(t))); ok {
+		e.thash[t] = e.tileHash(e.cur, int(t))
+		if s, ok := e.cache.lookup(e.cur, off, e.w, w, h, e.thash[t]); ok {
 			e.cache.lru.touch(s)
+			e.slot[t] = s
 			e.state[t] = stCached
 			continue
 		}
@@ -401,9 +407,8 @@ func (e *Encoder) codeTiles() {
 		off, w, h := e.tileRect(int(t))
 		switch st {
 		case stCached:
-			s, _ := e.cache.lookup(e.cur, off, e.w, w, h, e.tileHash(e.cur, int(t)))
 			tiles.byte(tileCached)
-			cache.uvarint(uint64(s))
+			cache.uvarint(uint64(e.slot[t]))
 			e.stats.TilesCached++
 		case stCoded:
 			tiles.byte(e.codeResidual(off, w, h))
@@ -426,7 +431,7 @@ func (e *Encoder) codeTiles() {
 	for _, t := range e.dirty {
 		if e.state[t] == stCoded {
 			off, w, h := e.tileRect(int(t))
-			e.cache.put(e.rec, off, e.w, w, h, e.tileHash(e.rec, int(t)))
+			e.cache.put(e.rec, off, e.w, w, h, e.thash[t]) // coded tiles are exact: rec == cur
 		}
 		e.state[t] = stClean
 	}
