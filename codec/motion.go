@@ -6,9 +6,9 @@ import (
 )
 
 // Motion detection from pixels alone. Every changed full tile gets
-// signatures: the hashes of its first four consecutive rows of 16 pixels
+// signatures: the hashes of its first eight consecutive rows of 16 pixels
 // that are not one flat colour. A rolling hash slides over the 16-pixel
-// row segments of every fourth row of the old framebuffer inside the
+// row segments of every eighth row of the old framebuffer inside the
 // changed area (a moved window and a scrolled view
 // always come from there), and each segment whose hash matches a
 // signature votes for the displacement between them. The best few
@@ -26,7 +26,7 @@ const maxVotes = 1 << 18
 
 // sigRows is the number of consecutive rows of a tile that get a
 // signature, and the step between the rows of the old frame scanned.
-const sigRows = 4
+const sigRows = 8
 
 // maxSigRun is the most tiles that may share a signature and still vote.
 const maxSigRun = 16
