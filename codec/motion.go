@@ -213,24 +213,35 @@ scan:
 			h = (h-uint64(row[x])*pow)*rollBase + uint64(row[x+tileSize])
 		}
 	}
-	m.ranked = m.ranked[:0]
-	for i, v := range m.votes.keys[:m.votes.n] {
-		if m.votes.count[i] >= 2 {
-			m.ranked = append(m.ranked, v)
-		}
-	}
-	slices.SortFunc(m.ranked, func(a, b vec) int {
-		if d := m.votes.get(b) - m.votes.get(a); d != 0 {
-			return int(d)
+	// The maxVectors best: most votes, then smallest dy, then dx.
+	better := func(a vec, na int32, b vec, nb int32) bool {
+		if na != nb {
+			return na > nb
 		}
 		if a.dy != b.dy {
-			return int(a.dy - b.dy)
+			return a.dy < b.dy
 		}
-		return int(a.dx - b.dx)
-	})
-	if len(m.ranked) > maxVectors {
-		m.ranked = m.ranked[:maxVectors]
+		return a.dx < b.dx
 	}
+	var top [maxVectors]vec
+	var topN [maxVectors]int32
+	n := 0
+	for i, v := range m.votes.keys[:m.votes.n] {
+		c := m.votes.count[i]
+		if c < 2 || (n == maxVectors && !better(v, c, top[n-1], topN[n-1])) {
+			continue
+		}
+		if n < maxVectors {
+			n++
+		}
+		j := n - 1
+		for j > 0 && better(v, c, top[j-1], topN[j-1]) {
+			top[j], topN[j] = top[j-1], topN[j-1]
+			j--
+		}
+		top[j], topN[j] = v, c
+	}
+	m.ranked = append(m.ranked[:0], top[:n]...)
 	if len(m.ranked) == 0 {
 		ops.uvarint(0)
 		return
