@@ -9,9 +9,10 @@
 // by hashing rows of 16 pixels; looks changed tiles up in a tile cache;
 // cuts marks (connected shapes on a uniform background) and sends each new
 // one once into a dictionary both ends keep in step; codes what is left as
-// palette runs or predicted photo residuals (or JPEG for photographic
-// tiles in the lossy modes); and compresses the result, split into
-// sections by symbol kind, with one zstd stream that lives from keyframe
-// to keyframe. A Decoder mirrors this state and checks every count, size
-// and reference before it uses or allocates anything.
+// palette tiles (range coded under a context model) or predicted photo
+// residuals (or JPEG for photographic tiles in the lossy modes); and
+// compresses the result, split into sections by symbol kind, with zstd
+// streams that live from keyframe to keyframe. A Decoder mirrors this
+// state and checks every count, size and reference before it uses or
+// allocates anything.
 package codec
