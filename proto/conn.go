@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 )
 
 // MsgConn carries whole binary messages in order, in both directions: a
@@ -29,8 +30,9 @@ var ErrClosed = errors.New("proto: connection closed")
 
 // Pipe returns two connected in-memory MsgConns: what one writes, the other
 // reads. Each direction buffers up to 64 messages before WriteMsg blocks.
-// Messages are copied on write. Closing either end makes reads on the other
-// return io.EOF once the buffered messages are drained.
+// Messages are copied on write. Closing one end makes reads on the other
+// return io.EOF once the buffered messages are drained (always io.EOF, never
+// ErrClosed), and makes writes on either end return ErrClosed.
 func Pipe() (MsgConn, MsgConn) {
 	ab := newPipeDir()
 	ba := newPipeDir()
@@ -51,13 +53,18 @@ func (d *pipeDir) close() { d.once.Do(func() { close(d.closed) }) }
 
 type pipeEnd struct {
 	in, out *pipeDir
+	closed  atomic.Bool // this end called Close
 }
 
 func (p *pipeEnd) ReadMsg(ctx context.Context) ([]byte, error) {
+	// Buffered messages come first, whoever closed.
 	select {
 	case m := <-p.in.ch:
 		return m, nil
 	default:
+	}
+	if p.isClosed() {
+		return nil, ErrClosed
 	}
 	select {
 	case m := <-p.in.ch:
@@ -68,16 +75,20 @@ func (p *pipeEnd) ReadMsg(ctx context.Context) ([]byte, error) {
 		case m := <-p.in.ch:
 			return m, nil
 		default:
-			return nil, io.EOF
 		}
-	case <-p.out.closed:
-		return nil, ErrClosed
+		if p.isClosed() {
+			return nil, ErrClosed
+		}
+		return nil, io.EOF
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
 }
 
 func (p *pipeEnd) WriteMsg(ctx context.Context, b []byte) error {
+	if p.isClosed() {
+		return ErrClosed
+	}
 	select {
 	case <-p.out.closed:
 		return ErrClosed
@@ -98,9 +109,13 @@ func (p *pipeEnd) WriteMsg(ctx context.Context, b []byte) error {
 	}
 }
 
-// Close closes both directions of this end.
+// Close closes both directions of this end: the peer's reads return io.EOF
+// once drained, this end's reads and writes return ErrClosed.
 func (p *pipeEnd) Close() error {
+	p.closed.Store(true)
 	p.out.close()
 	p.in.close()
 	return nil
 }
+
+func (p *pipeEnd) isClosed() bool { return p.closed.Load() }
