@@ -8,15 +8,16 @@ import "encoding/binary"
 //	update   = flags:byte [keyframe] [payload]
 //	flags    = version (low 4 bits, 1) | 0x10 keyframe | 0x20 has payload
 //	keyframe = width height cacheTiles markSlots markPixels
-//	payload  = rawLen zstd-block(s)
+//	payload  = streams (entropy.go): a mask of the zstd streams used,
+//	           each one's raw and compressed length, their blocks
 //
-// The zstd blocks continue one zstd frame that starts at the keyframe and
-// spans every later update (an 8 MiB window): each update's blocks are
-// flushed, so the decoder gets exactly rawLen bytes from them. The raw
-// payload is a list of sections, each a different kind of symbol so that
-// zstd's literal coder sees homogeneous statistics:
+// Each zstd stream is one zstd frame that starts at the keyframe and
+// spans every later update: each update's blocks are flushed, so the
+// decoder gets exactly the raw length from them. Every stream holds some
+// of the sections below, each a different kind of symbol, so that zstd's
+// literal coder sees homogeneous statistics:
 //
-//	raw      = len(section) x numSections, then the sections in order
+//	raw      = len(section) for each section of the stream, the sections
 //	secOps   : ncopies, ncopies x (x y w h s:dx s:dy)   (tile units)
 //	secTiles : for each coded tile: skip mode           (skip = tiles passed over)
 //	secPalette: palette tiles, range coded (palettecoder.go)
