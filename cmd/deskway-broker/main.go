@@ -442,7 +442,7 @@ func enrollCodeCmd(ctx context.Context, args []string, sio stdio) error {
 		return err
 	}
 	fmt.Fprintf(sio.out, "%s\n", code.Code)
-	fmt.Fprintf(sio.err, "valid once until %s; on the host: deskway-agent enroll --broker URL %s\n", code.Expires.Local().Format(time.TimeOnly), code.Code)
+	fmt.Fprintf(sio.err, "valid once until %s; on the host: deskway-agent enroll --broker URL --code %s\n", code.Expires.Local().Format(time.TimeOnly), code.Code)
 	return nil
 }
 
