@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"slices"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -486,6 +485,3 @@ func (e *Encoder) codeResidual(off, w, h int) byte {
 	e.stats.TilesPalette++
 	return tilePalette
 }
-
-// sortedDirty keeps e.dirty in raster order after edits.
-func (e *Encoder) sortedDirty() { slices.Sort(e.dirty) }
