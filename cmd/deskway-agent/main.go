@@ -37,6 +37,7 @@ import (
 
 	"github.com/deskway/deskway/agent"
 	"github.com/deskway/deskway/codec"
+	"github.com/deskway/deskway/internal/envflag"
 	"github.com/deskway/deskway/proto"
 	"github.com/deskway/deskway/proto/api"
 )
@@ -128,7 +129,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	if err := applyEnv(fs); err != nil {
+	if err := envflag.Apply(fs, nil); err != nil {
 		fmt.Fprintf(stderr, "deskway-agent: %v\n", err)
 		return 2
 	}
@@ -158,26 +159,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "deskway-agent %s: %v\n", mode, err)
 		return 1
 	}
-}
-
-// applyEnv sets each flag not given on the command line from its
-// DESKWAY_ environment twin.
-func applyEnv(fs *flag.FlagSet) error {
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	var err error
-	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] || err != nil {
-			return
-		}
-		env := "DESKWAY_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v, ok := os.LookupEnv(env); ok {
-			if e := f.Value.Set(v); e != nil {
-				err = fmt.Errorf("%s=%q: %v", env, v, e)
-			}
-		}
-	})
-	return err
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {

@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/deskway/deskway/internal/envflag"
 )
 
 func TestApplyEnv(t *testing.T) {
@@ -23,7 +25,7 @@ func TestApplyEnv(t *testing.T) {
 			t.Setenv("DESKWAY_MAX_FPS", tc.env)
 		}
 		fs.Parse(tc.args)
-		if err := applyEnv(fs); err != nil {
+		if err := envflag.Apply(fs, nil); err != nil {
 			t.Fatal(err)
 		}
 		if *fps != tc.want {
@@ -33,8 +35,8 @@ func TestApplyEnv(t *testing.T) {
 	fs := flag.NewFlagSet("t", flag.ContinueOnError)
 	fs.Int("max-fps", 15, "")
 	t.Setenv("DESKWAY_MAX_FPS", "many")
-	if err := applyEnv(fs); err == nil || !strings.Contains(err.Error(), "DESKWAY_MAX_FPS") {
-		t.Errorf("applyEnv with a bad value = %v, want an error naming the variable", err)
+	if err := envflag.Apply(fs, nil); err == nil || !strings.Contains(err.Error(), "DESKWAY_MAX_FPS") {
+		t.Errorf("envflag.Apply with a bad value = %v, want an error naming the variable", err)
 	}
 }
 

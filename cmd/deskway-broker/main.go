@@ -40,6 +40,7 @@ import (
 	"time"
 
 	"github.com/deskway/deskway/broker"
+	"github.com/deskway/deskway/internal/envflag"
 	"github.com/deskway/deskway/proto/api"
 )
 
@@ -114,44 +115,12 @@ func run(ctx context.Context, args []string, sio stdio) error {
 	return fmt.Errorf("unknown command %q", args[0])
 }
 
-// envFlags gives every flag of fs not set on the command line the value
-// of its DESKWAY_ environment twin. A repeatable flag takes a
-// comma-separated list.
-func envFlags(fs *flag.FlagSet, env func(string) (string, bool)) error {
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	var err error
-	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] || err != nil {
-			return
-		}
-		name := "DESKWAY_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		v, ok := env(name)
-		if !ok {
-			return
-		}
-		vals := []string{v}
-		if _, list := f.Value.(*listFlag); list {
-			vals = splitList(v)
-		}
-		for _, v := range vals {
-			if e := fs.Set(f.Name, v); e != nil {
-				err = fmt.Errorf("%s=%q: %v", name, v, e)
-			}
-		}
-	})
-	return err
-}
-
-func splitList(s string) []string {
-	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' })
-}
-
 // listFlag is a repeatable string flag.
 type listFlag []string
 
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
+func (l *listFlag) IsList()            {} // envflag.List: DESKWAY_RELAY holds several
 
 // parse parses flags placed anywhere among the positional arguments
 // ("user add alice --role admin"), then their environment twins.
@@ -167,7 +136,7 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
-	return pos, envFlags(fs, os.LookupEnv)
+	return pos, envflag.Apply(fs, nil)
 }
 
 // common are the flags every command that opens the database has.

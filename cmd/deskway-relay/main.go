@@ -31,6 +31,7 @@ import (
 
 	"golang.org/x/crypto/acme/autocert"
 
+	"github.com/deskway/deskway/internal/envflag"
 	"github.com/deskway/deskway/proto"
 	"github.com/deskway/deskway/proto/api"
 	"github.com/deskway/deskway/relay"
@@ -58,26 +59,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "deskway-relay:", err)
 		os.Exit(1)
 	}
-}
-
-// envFlags gives every flag of fs the value of its DESKWAY_ environment
-// twin unless the flag was set on the command line.
-func envFlags(fs *flag.FlagSet) error {
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	var err error
-	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] || err != nil {
-			return
-		}
-		name := "DESKWAY_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v, ok := os.LookupEnv(name); ok {
-			if e := fs.Set(f.Name, v); e != nil {
-				err = fmt.Errorf("%s=%q: %v", name, v, e)
-			}
-		}
-	})
-	return err
 }
 
 func parseFlags(args []string) (*options, error) {
@@ -114,7 +95,7 @@ func parseFlags(args []string) (*options, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	if err := envFlags(fs); err != nil {
+	if err := envflag.Apply(fs, nil); err != nil {
 		return nil, err
 	}
 	return o, nil

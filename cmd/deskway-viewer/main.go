@@ -24,13 +24,13 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"strings"
 	"syscall"
 	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/app"
 
+	"github.com/deskway/deskway/internal/envflag"
 	"github.com/deskway/deskway/viewer/desktop"
 )
 
@@ -73,33 +73,13 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
-	if err := applyEnv(fs); err != nil {
+	if err := envflag.Apply(fs, nil); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	return o, nil
-}
-
-// applyEnv sets each flag not given on the command line from its
-// DESKWAY_ environment twin (an empty variable counts as unset).
-func applyEnv(fs *flag.FlagSet) error {
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	var err error
-	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] || err != nil || f.Name == "version" {
-			return
-		}
-		env := "DESKWAY_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v, ok := os.LookupEnv(env); ok && v != "" { // empty is unset
-			if e := f.Value.Set(v); e != nil {
-				err = fmt.Errorf("%s: %v", env, e)
-			}
-		}
-	})
-	return err
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
