@@ -76,6 +76,8 @@ type Stats struct {
 	Bytes, RawBytes int64
 	// SectionBytes is the raw size per payload section (see wire.go).
 	SectionBytes [numSections]int64
+	// StreamBytes is the compressed size per zstd stream (see entropy.go).
+	StreamBytes [numStreams]int64
 	// Tile counts by how they were coded.
 	TilesChanged, TilesCopied, TilesCached, TilesPalette, TilesPhoto, TilesLossy, TilesKept int64
 	// Copies is the number of copy rects; MarksNew and MarksRef count mark
@@ -85,6 +87,9 @@ type Stats struct {
 
 // SectionNames names Stats.SectionBytes' entries.
 var SectionNames = [numSections]string{"ops", "tiles", "palette", "photo", "marks", "markpix", "lossy", "cache"}
+
+// StreamNames names Stats.StreamBytes' entries.
+var StreamNames = [numStreams]string{"structure", "palette", "photo", "markpix"}
 
 // Tile states during one Encode.
 const (
@@ -231,7 +236,7 @@ func (e *Encoder) Encode(dst []byte, f Frame) ([]byte, error) {
 		dst = binary.AppendUvarint(dst, uint64(e.opts.MarkSlots))
 		dst = binary.AppendUvarint(dst, uint64(e.opts.MarkPixels))
 	}
-	dst, raw, err := e.ent.encode(dst, &e.sec)
+	dst, raw, err := e.ent.encode(dst, &e.sec, &e.stats.StreamBytes)
 	if err != nil {
 		e.forceKey = true
 		return dst[:start], fmt.Errorf("codec: encode: zstd: %w", err)

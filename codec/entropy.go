@@ -65,7 +65,7 @@ func (s *streamEncoder) reset() {
 //
 //	payload = mask:byte (rawLen compLen) x streams in mask, compressed streams
 //	raw stream = len(section) for each of its sections, the sections
-func (s *streamEncoder) encode(dst []byte, secs *[numSections]wbuf) ([]byte, int, error) {
+func (s *streamEncoder) encode(dst []byte, secs *[numSections]wbuf, comp *[numStreams]int64) ([]byte, int, error) {
 	total := 0
 	var used [numStreams]bool
 	for k := range secs {
@@ -106,6 +106,7 @@ func (s *streamEncoder) encode(dst []byte, secs *[numSections]wbuf) ([]byte, int
 		dst = binary.AppendUvarint(dst, uint64(len(s.raw[i])))
 		dst = binary.AppendUvarint(dst, uint64(s.buf[i].Len()))
 		total += len(s.raw[i])
+		comp[i] += int64(s.buf[i].Len())
 	}
 	for i := range s.buf {
 		if used[i] {

@@ -490,6 +490,11 @@ func printStats(w io.Writer, r traceResult) {
 		parts = append(parts, fmt.Sprintf("%s %d", codec.SectionNames[i], b))
 	}
 	fmt.Fprintf(w, "  raw section bytes: %s\n", strings.Join(parts, ", "))
+	parts = parts[:0]
+	for i, b := range s.StreamBytes {
+		parts = append(parts, fmt.Sprintf("%s %d", codec.StreamNames[i], b))
+	}
+	fmt.Fprintf(w, "  compressed stream bytes: %s\n", strings.Join(parts, ", "))
 }
 
 func printTable(w io.Writer, results []traceResult, f codecFlags) {
