@@ -22,7 +22,19 @@ type markModel struct {
 	ink   [256]prob
 	eqW   [5][3]prob
 	eqN   [5][2]prob
+	eqP   [5][2]prob
+	pred  [1 << predBits]uint32
 	color colorModel
+}
+
+// predBits sizes the table that remembers, for each neighbourhood of
+// colours seen before, the colour that came next: anti-aliased edges of
+// one font repeat the same few blends around the same shapes.
+const predBits = 14
+
+func predKey(cw, cn, cnw, cne uint32, ink int) uint32 {
+	h := cw*0x9E3779B1 ^ cn*0x85EBCA77 ^ cnw*0xC2B2AE3D ^ cne*0x27D4EB2F ^ uint32(ink)*0x165667B1
+	return h >> (32 - predBits)
 }
 
 func (m *markModel) reset() {
@@ -32,7 +44,9 @@ func (m *markModel) reset() {
 	for i := range m.eqW {
 		initProbs(m.eqW[i][:])
 		initProbs(m.eqN[i][:])
+		initProbs(m.eqP[i][:])
 	}
+	clear(m.pred[:])
 	m.color.reset()
 }
 
@@ -58,16 +72,24 @@ func inkCount(ctx int) int {
 	return ctx&1 + ctx>>2&1 + ctx>>3&1 + ctx>>4&1
 }
 
-// neighbours returns the colours of the W and N pixels (0 if clear or
+// neighbours returns the colours of the W and N pixels and the key of
+// the colour predicted from the neighbourhood (colours 0 if clear or
 // outside the mark).
-func neighbours(pix []uint32, w, x, y int) (cw, cn uint32) {
+func neighbours(pix []uint32, w, x, y, ctx int) (cw, cn, key uint32) {
+	var cnw, cne uint32
 	if x > 0 {
 		cw = pix[y*w+x-1]
 	}
 	if y > 0 {
 		cn = pix[(y-1)*w+x]
+		if x > 0 {
+			cnw = pix[(y-1)*w+x-1]
+		}
+		if x+1 < w {
+			cne = pix[(y-1)*w+x+1]
+		}
 	}
-	return cw, cn
+	return cw, cn, predKey(cw, cn, cnw, cne, ctx)
 }
 
 func (m *markModel) encode(e *rcEncoder, pix []uint32, w, h int) {
@@ -85,13 +107,14 @@ func (m *markModel) encode(e *rcEncoder, pix []uint32, w, h int) {
 			if c == 0 {
 				continue
 			}
-			cw, cn := neighbours(pix, w, x, y)
-			m.encodeColor(e, c, cw, cn, inkCount(ctx))
+			cw, cn, key := neighbours(pix, w, x, y, ctx)
+			m.encodeColor(e, c, cw, cn, key, inkCount(ctx))
+			m.pred[key] = c
 		}
 	}
 }
 
-func (m *markModel) encodeColor(e *rcEncoder, c, cw, cn uint32, k int) {
+func (m *markModel) encodeColor(e *rcEncoder, c, cw, cn, key uint32, k int) {
 	if cw != 0 {
 		ctx := 0
 		if cn != 0 {
@@ -119,6 +142,18 @@ func (m *markModel) encodeColor(e *rcEncoder, c, cw, cn uint32, k int) {
 		}
 		e.bit(&m.eqN[k][ctx], 0)
 	}
+	if p := m.pred[key]; p != 0 && p != cw && p != cn {
+		ctx := 0
+		if cw != 0 {
+			ctx = 1
+		}
+		if c == p {
+			e.bit(&m.eqP[k][ctx], 1)
+			m.color.touch(c)
+			return
+		}
+		e.bit(&m.eqP[k][ctx], 0)
+	}
 	m.color.encode(e, c, k)
 }
 
@@ -135,14 +170,16 @@ func (m *markModel) decode(d *rcDecoder, pix []uint32) ([]uint32, int, int) {
 			if d.bit(&m.ink[ctx]) == 0 {
 				continue
 			}
-			cw, cn := neighbours(pix, w, x, y)
-			pix[y*w+x] = m.decodeColor(d, cw, cn, inkCount(ctx))
+			cw, cn, key := neighbours(pix, w, x, y, ctx)
+			c := m.decodeColor(d, cw, cn, key, inkCount(ctx))
+			pix[y*w+x] = c
+			m.pred[key] = c
 		}
 	}
 	return pix, w, h
 }
 
-func (m *markModel) decodeColor(d *rcDecoder, cw, cn uint32, k int) uint32 {
+func (m *markModel) decodeColor(d *rcDecoder, cw, cn, key uint32, k int) uint32 {
 	if cw != 0 {
 		ctx := 0
 		if cn != 0 {
@@ -164,6 +201,16 @@ func (m *markModel) decodeColor(d *rcDecoder, cw, cn uint32, k int) uint32 {
 		if d.bit(&m.eqN[k][ctx]) == 1 {
 			m.color.touch(cn)
 			return cn
+		}
+	}
+	if p := m.pred[key]; p != 0 && p != cw && p != cn {
+		ctx := 0
+		if cw != 0 {
+			ctx = 1
+		}
+		if d.bit(&m.eqP[k][ctx]) == 1 {
+			m.color.touch(p)
+			return p
 		}
 	}
 	return m.color.decode(d, k)
