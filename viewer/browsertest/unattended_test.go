@@ -25,46 +25,40 @@ func TestBrowserViewerUnattended(t *testing.T) {
 	}
 	disp := testbed.Xvfb(t, screenW, screenH)
 	browser := testbed.Chromium(t)
-	bin := binaries(t)
+	bin := testbed.Binaries(t, "deskway-broker", "deskway-relay", "deskway-agent")
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	drawPattern(t, disp.Name)
+	testbed.DrawPattern(t, disp.Name)
 
 	dir := t.TempDir()
-	burl, db := startServers(t, bin, dir, "user", "uma", "uma-password-42")
-	out, err := runOut(bin+"/deskway-broker", "enroll-code", "--db", db, "uma")
-	if err != nil {
-		t.Fatalf("enroll-code: %v\n%s", err, out)
-	}
-	enroll := strings.TrimSpace(out)
+	srv := testbed.StartServers(t, bin, dir)
+	srv.AddUser(t, "user", "uma", "uma-password-42")
+	burl := srv.URL
+	enroll := strings.TrimSpace(testbed.Run(t, "", nil, bin+"/deskway-broker", "enroll-code", "--db", srv.DB, "uma"))
 	agentDir := dir + "/agent"
-	if out, err := runOut(bin+"/deskway-agent", "enroll", "--broker", burl, "--code", enroll, "--name", "office-pc", "--config-dir", agentDir); err != nil {
-		t.Fatalf("agent enroll: %v\n%s", err, out)
-	} else if m := regexp.MustCompile(`host (\S+) `).FindStringSubmatch(out); m == nil {
+	if out := testbed.Run(t, "", nil, bin+"/deskway-agent", "enroll", "--broker", burl, "--code", enroll, "--name", "office-pc", "--config-dir", agentDir); !regexp.MustCompile(`host (\S+) `).MatchString(out) {
 		t.Fatalf("agent enroll printed %q", out)
 	}
 	const password = "correct horse battery staple"
 	if err := os.WriteFile(dir+"/pw", []byte(password+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := runOut(bin+"/deskway-agent", "set-password", "--password-file", dir+"/pw", "--config-dir", agentDir); err != nil {
-		t.Fatalf("set-password: %v\n%s", err, out)
-	}
-	agent := start(t, "agent", disp.Env(), bin+"/deskway-agent", "host", "--display", disp.Name, "--prompt", "terminal",
+	testbed.Run(t, "", nil, bin+"/deskway-agent", "set-password", "--password-file", dir+"/pw", "--config-dir", agentDir)
+	agent := testbed.Start(t, "agent", disp.Env(), bin+"/deskway-agent", "host", "--display", disp.Name, "--prompt", "terminal",
 		"--config-dir", agentDir, "--log-level", "info")
-	if _, err := agent.waitLine(ctx, func(l string) (string, bool) { return "", strings.Contains(l, "Online") }); err != nil {
+	if _, err := agent.WaitLine(ctx, func(l string) (string, bool) { return "", strings.Contains(l, "Online") }); err != nil {
 		t.Fatalf("the host never came online: %v", err)
 	}
 
-	pg := page{t, browser}
-	pg.signIn(burl, "uma", "uma-password-42")
+	pg := testbed.Page{T: t, Ctx: browser}
+	pg.SignIn(burl, "uma", "uma-password-42")
 	href, err := chromedp.Run(browser, chromedp.Evaluate[string](`document.querySelector("a[id^=connect-]").getAttribute("href")`))
 	if err != nil || !strings.HasPrefix(href, "/view?host=") {
 		t.Fatalf("Connect link %q, %v", href, err)
 	}
 	connect := func(pw string) {
 		t.Helper()
-		pg.do("connect with a password",
+		pg.Do("connect with a password",
 			chromedp.Navigate(burl+href),
 			chromedp.WaitVisible(chromedp.ID("password")),
 			chromedp.SendKeys(chromedp.ID("password"), pw),
@@ -73,12 +67,12 @@ func TestBrowserViewerUnattended(t *testing.T) {
 	}
 
 	connect("wrong horse battery staple")
-	if v := pg.waitState("closed"); v.Kind != "wrong-password" {
+	if v := pg.WaitState("closed"); v.Kind != "wrong-password" {
 		t.Errorf("after a wrong password the page says %q (%s), want wrong-password", v.Message, v.Kind)
 	}
 
 	connect(password)
-	pg.waitState("open")
+	pg.WaitState("open")
 	check := `(() => {
 		const c = document.getElementById("screen");
 		if (c.width !== 1280) return "size " + c.width;
@@ -99,9 +93,9 @@ func TestBrowserViewerUnattended(t *testing.T) {
 	if got != want {
 		t.Errorf("canvas quadrants %q, want %q", got, want)
 	}
-	if v := pg.state(); v.Stats["mode"] != "unattended" {
+	if v := pg.State(); v.Stats["mode"] != "unattended" {
 		t.Errorf("stats %v, want an unattended session", v.Stats)
 	}
-	pg.do("disconnect", chromedp.Click(chromedp.ID("disconnect")))
-	pg.waitState("closed")
+	pg.Do("disconnect", chromedp.Click(chromedp.ID("disconnect")))
+	pg.WaitState("closed")
 }
