@@ -236,7 +236,7 @@ func TestPaletteAndPhotoResiduals(t *testing.T) {
 	s.photo(32, 0, 16, 16)
 	p.exact(s, "residuals")
 	st := p.enc.Stats()
-	if st.TilesPalette == 0 || st.TilesPhoto == 0 {
+	if st.TilesPixels == 0 || st.TilesPhoto == 0 {
 		t.Errorf("stats %+v: want a palette tile and a photo tile", st)
 	}
 	// encodePhoto/decodePhoto round trip on its own.

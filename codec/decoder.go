@@ -28,10 +28,8 @@ type Decoder struct {
 	marks *markDict
 	mm    markModel
 	rc    rcDecoder
-	tm    tileModel
+	pm    pixModel
 	prc   rcDecoder
-	pal   []uint32
-	vals  [tileSize * tileSize]uint8
 
 	ent  streamDecoder
 	secs [numSections]rbuf
@@ -161,7 +159,7 @@ func (d *Decoder) keyframe(r *rbuf) error {
 	}
 	d.marks = newMarkDict(ms, mp, false)
 	d.mm.reset()
-	d.tm.reset()
+	d.pm.reset()
 	d.synced = false
 	return nil
 }
@@ -171,13 +169,13 @@ func (d *Decoder) apply(secs *[numSections]rbuf) error {
 	if err := d.applyCopies(&secs[secOps]); err != nil {
 		return err
 	}
-	if err := d.applyTiles(secs); err != nil {
+	if err := d.applyLossy(&secs[secLossy]); err != nil {
 		return err
 	}
 	if err := d.applyMarks(&secs[secMarks], &secs[secMarkPx]); err != nil {
 		return err
 	}
-	if err := d.applyLossy(&secs[secLossy]); err != nil {
+	if err := d.applyTiles(secs); err != nil {
 		return err
 	}
 	for i := range secs {
@@ -228,8 +226,8 @@ func (d *Decoder) applyCopies(r *rbuf) error {
 
 func (d *Decoder) applyTiles(secs *[numSections]rbuf) error {
 	tiles := &secs[secTiles]
-	palSec := &secs[secPalette]
-	palCoding := false
+	pixSec := &secs[secPixels]
+	pixCoding := false
 	photo, cache := &secs[secPhoto], &secs[secCache]
 	d.coded = d.coded[:0]
 	ntiles := d.tw * d.th
@@ -255,28 +253,18 @@ func (d *Decoder) applyTiles(secs *[numSections]rbuf) error {
 		off := y*d.w + x
 		switch mode {
 		case tileKeep:
-		case tilePalette:
-			if len(palSec.b) == 0 {
-				return corruptf("tile %d: palette tile without data", t)
+		case tilePixels:
+			if len(pixSec.b) == 0 {
+				return corruptf("tile %d: pixel tile without data", t)
 			}
-			if !palCoding {
-				d.prc.init(palSec.b)
-				palSec.off = len(palSec.b)
-				palCoding = true
+			if !pixCoding {
+				d.prc.init(pixSec.b)
+				pixSec.off = len(pixSec.b)
+				pixCoding = true
 			}
-			v := d.vals[:w*h]
-			d.pal = d.tm.decode(&d.prc, d.pal, v, w, h)
+			d.pm.decode(&d.prc, d.pix, off, d.w, w, h)
 			if d.prc.overrun() {
-				return corruptf("tile %d: palette data truncated", t)
-			}
-			n := len(d.pal)
-			for i, val := range v {
-				if int(val) > n {
-					return corruptf("tile %d: palette value %d of %d", t, val, n)
-				}
-				if val != 0 {
-					d.pix[off+i/w*d.w+i%w] = d.pal[val-1]
-				}
+				return corruptf("tile %d: pixel data truncated", t)
 			}
 		case tilePhoto:
 			res := photo.bytes(3 * w * h)

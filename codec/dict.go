@@ -1,7 +1,7 @@
 package codec
 
 // tileCache is the content-addressed cache of 16x16 tiles both ends keep
-// in step: every tile the decoder reconstructs from a palette or photo
+// in step: every tile the decoder reconstructs from a pixel or photo
 // code enters it (in raster order, at the end of the update), and a cache
 // hit is a slot number. Partial tiles at the right and bottom edges are
 // cached with their size.

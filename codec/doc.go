@@ -9,7 +9,8 @@
 // by hashing rows of 16 pixels; looks changed tiles up in a tile cache;
 // cuts marks (connected shapes on a uniform background) and sends each new
 // one once into a dictionary both ends keep in step; codes what is left as
-// palette tiles (range coded under a context model) or predicted photo
+// pixel tiles (range coded against the framebuffer under a context
+// model) or predicted photo
 // residuals (or JPEG for photographic tiles in the lossy modes); and
 // compresses the result, split into sections by symbol kind, with zstd
 // streams that live from keyframe to keyframe. A Decoder mirrors this

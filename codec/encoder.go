@@ -16,7 +16,7 @@ import (
 // previous input, then per 16x16 tile) -> motion search over the changed
 // tiles (copies from anywhere in the old framebuffer, verified exactly) ->
 // tile cache lookups -> marks cut from uniform backgrounds -> lossy rects
-// for photographic tiles (Balanced) -> palette or photo residuals for the
+// for photographic tiles (Balanced) -> pixel or photo residuals for the
 // remaining tiles -> sections -> one persistent zstd stream, flushed.
 //
 // An Encoder is not safe for concurrent use.
@@ -37,11 +37,10 @@ type Encoder struct {
 	marks *markDict
 	mm    markModel
 	rc    rcEncoder
-	tm    tileModel
+	pm    pixModel
 	prc   rcEncoder
-	vals  [tileSize * tileSize]uint8
-	// palCoding: palette tiles have been coded into prc this update.
-	palCoding bool
+	// pixCoding: pixel tiles have been coded into prc this update.
+	pixCoding bool
 
 	ent *streamEncoder
 
@@ -79,22 +78,22 @@ type Stats struct {
 	// StreamBytes is the compressed size per zstd stream (see entropy.go).
 	StreamBytes [numStreams]int64
 	// Tile counts by how they were coded.
-	TilesChanged, TilesCopied, TilesCached, TilesPalette, TilesPhoto, TilesLossy, TilesKept int64
+	TilesChanged, TilesCopied, TilesCached, TilesPixels, TilesPhoto, TilesLossy, TilesKept int64
 	// Copies is the number of copy rects; MarksNew and MarksRef count mark
 	// definitions and references.
 	Copies, MarksNew, MarksRef int64
 }
 
 // SectionNames names Stats.SectionBytes' entries.
-var SectionNames = [numSections]string{"ops", "tiles", "palette", "photo", "marks", "markpix", "lossy", "cache"}
+var SectionNames = [numSections]string{"ops", "tiles", "pixels", "photo", "marks", "markpix", "lossy", "cache"}
 
 // StreamNames names Stats.StreamBytes' entries.
-var StreamNames = [numStreams]string{"structure", "palette", "photo", "markpix"}
+var StreamNames = [numStreams]string{"structure", "pixels", "photo", "markpix"}
 
 // Tile states during one Encode.
 const (
 	stClean  = iota
-	stCoded  // palette, photo or keep
+	stCoded  // pixels, photo or keep
 	stCached // cache hit
 	stLossy  // inside a lossy rect
 	stCopied // covered by a copy
@@ -178,7 +177,7 @@ func (e *Encoder) reset() {
 	e.cache = newTileCache(e.opts.CacheTiles, true)
 	e.marks = newMarkDict(e.opts.MarkSlots, e.opts.MarkPixels, true)
 	e.mm.reset()
-	e.tm.reset()
+	e.pm.reset()
 	e.ent.reset()
 }
 
@@ -216,8 +215,8 @@ func (e *Encoder) Encode(dst []byte, f Frame) ([]byte, error) {
 	}
 	e.findMotion()
 	e.classify()
-	e.codeMarks()
 	e.codeLossy()
+	e.codeMarks()
 	e.codeTiles()
 
 	for i := range e.sec {
@@ -395,12 +394,13 @@ func (e *Encoder) photoColors() int {
 	return 48
 }
 
-// codeTiles writes the tile map and the residuals of the coded tiles,
-// updates the model of the decoder's framebuffer and fills the cache.
+// codeTiles writes the tile map and the residuals of the coded tiles in
+// raster order, bringing the model of the decoder's framebuffer along
+// tile by tile (the pixel coder reads it), and fills the cache.
 func (e *Encoder) codeTiles() {
 	tiles, cache := &e.sec[secTiles], &e.sec[secCache]
 	last := -1
-	e.palCoding = false
+	e.pixCoding = false
 	for _, t := range e.dirty {
 		st := e.state[t]
 		if st != stCoded && st != stCached {
@@ -414,23 +414,13 @@ func (e *Encoder) codeTiles() {
 			tiles.byte(tileCached)
 			cache.uvarint(uint64(e.slot[t]))
 			e.stats.TilesCached++
+			e.copyTile(off, w, h) // the cached tile equals cur
 		case stCoded:
 			tiles.byte(e.codeResidual(off, w, h))
 		}
 	}
-	if e.palCoding {
-		e.sec[secPalette].b = e.prc.finish()
-	}
-	// Mirror the decoder: coded tiles become exact, then enter the cache.
-	for _, t := range e.dirty {
-		st := e.state[t]
-		if st != stCoded && st != stCached {
-			continue
-		}
-		off, w, h := e.tileRect(int(t))
-		for y := 0; y < h; y++ {
-			copy(e.rec[off+y*e.w:off+y*e.w+w], e.cur[off+y*e.w:off+y*e.w+w])
-		}
+	if e.pixCoding {
+		e.sec[secPixels].b = e.prc.finish()
 	}
 	for _, t := range e.dirty {
 		if e.state[t] == stCoded {
@@ -441,8 +431,16 @@ func (e *Encoder) codeTiles() {
 	}
 }
 
-// codeResidual codes the pixels of a coded tile that neither the
-// framebuffer already has nor a mark paints, and returns the tile mode.
+// copyTile copies the w x h tile at off from cur to rec.
+func (e *Encoder) copyTile(off, w, h int) {
+	for y := 0; y < h; y++ {
+		copy(e.rec[off+y*e.w:off+y*e.w+w], e.cur[off+y*e.w:off+y*e.w+w])
+	}
+}
+
+// codeResidual codes the pixels of a coded tile that the framebuffer
+// does not already have (after copies and marks), and returns the tile
+// mode.
 func (e *Encoder) codeResidual(off, w, h int) byte {
 	e.cc.reset()
 	n := 0
@@ -451,7 +449,7 @@ func (e *Encoder) codeResidual(off, w, h int) byte {
 		o := off + y*e.w
 		for x := 0; x < w; x++ {
 			p := e.cur[o+x]
-			if p == e.rec[o+x] || e.stamp[o+x] == e.gen+1 {
+			if p == e.rec[o+x] {
 				continue
 			}
 			n++
@@ -466,27 +464,15 @@ func (e *Encoder) codeResidual(off, w, h int) byte {
 	}
 	if many || e.cc.n > maxPalette {
 		e.sec[secPhoto].b = encodePhoto(e.sec[secPhoto].b, e.cur, off, e.w, w, h)
+		e.copyTile(off, w, h)
 		e.stats.TilesPhoto++
 		return tilePhoto
 	}
-	var idx [256]uint8
-	e.pal = e.cc.sorted(e.pal, &idx)
-	v := e.vals[:w*h]
-	for y := 0; y < h; y++ {
-		o := off + y*e.w
-		for x := 0; x < w; x++ {
-			p := e.cur[o+x]
-			v[y*w+x] = 0
-			if p != e.rec[o+x] && e.stamp[o+x] != e.gen+1 {
-				v[y*w+x] = idx[e.cc.slot(p)]
-			}
-		}
+	if !e.pixCoding {
+		e.prc.init(e.sec[secPixels].b[:0])
+		e.pixCoding = true
 	}
-	if !e.palCoding {
-		e.prc.init(e.sec[secPalette].b[:0])
-		e.palCoding = true
-	}
-	e.tm.encode(&e.prc, e.pal, v, w, h)
-	e.stats.TilesPalette++
-	return tilePalette
+	e.pm.encode(&e.prc, e.cur, e.rec, off, e.w, w, h)
+	e.stats.TilesPixels++
+	return tilePixels
 }

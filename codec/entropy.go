@@ -12,7 +12,7 @@ import (
 // The entropy stage: the sections go into numStreams zstd streams, each a
 // single zstd frame that lives from one keyframe to the next and is
 // flushed at the end of every update. Symbols of one kind share a stream
-// (and its literal statistics and match history): structure; palette
+// (and its literal statistics and match history): structure; pixel
 // tiles and new marks (both already range coded, so zstd mostly stores
 // them); photo residuals.
 const numStreams = 4
@@ -20,9 +20,9 @@ const numStreams = 4
 // streamOf maps each section to its stream.
 var streamOf = [numSections]int{
 	secOps: 0, secTiles: 0, secMarks: 0, secLossy: 0, secCache: 0,
-	secPalette: 1,
-	secPhoto:   2,
-	secMarkPx:  3,
+	secPixels: 1,
+	secPhoto:  2,
+	secMarkPx: 3,
 }
 
 // streamWindow is each stream's history (the decoder holds as much). The

@@ -27,8 +27,8 @@ type markCand struct {
 const minMarkPixels = 2
 
 // codeMarks cuts marks from the coded tiles, writes secMarks and
-// secMarkPx, and stamps the pixels they cover (stamp == gen+1) so the
-// residual coder skips them.
+// secMarkPx, and paints them into the model of the decoder's
+// framebuffer, so the tile coder finds their pixels already in place.
 func (e *Encoder) codeMarks() {
 	e.gen += 2
 	if e.gen < 2 {
@@ -82,6 +82,18 @@ func (e *Encoder) codeMarks() {
 	}
 	if newMarks > 0 {
 		px.b = e.rc.finish()
+	}
+	// The decoder paints the marks before the tiles: so does the model.
+	for _, c := range e.cands {
+		pix := e.candPix[c.off : c.off+c.w*c.h]
+		for y := 0; y < c.h; y++ {
+			row := e.rec[(c.y+y)*e.w+c.x:]
+			for x, p := range pix[y*c.w : y*c.w+c.w] {
+				if p != 0 {
+					row[x] = p
+				}
+			}
+		}
 	}
 }
 

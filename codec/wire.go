@@ -20,7 +20,7 @@ import "encoding/binary"
 //	raw      = len(section) for each section of the stream, the sections
 //	secOps   : ncopies, ncopies x (x y w h s:dx s:dy)   (tile units)
 //	secTiles : for each coded tile: skip mode           (skip = tiles passed over)
-//	secPalette: palette tiles, range coded (palettecoder.go)
+//	secPixels: pixel tiles, range coded (pixelcoder.go)
 //	secPhoto : photo tiles: predicted residuals, 3 planes per tile
 //	secMarks : nmarks, nmarks x (ref s:dx s:dy) with ref 0 = new mark
 //	secMarkPx: new marks, range coded (markcoder.go)
@@ -28,9 +28,11 @@ import "encoding/binary"
 //	secCache : cache-hit slot numbers for the cache tiles, in tile order
 //
 // Decoding order: copies (all sources read before any destination is
-// written), tiles in raster order (cache hits read the cache as it was
-// before this update), marks in order, lossy rects, then every tile coded
-// here (not cache hits, not lossy) enters the tile cache in raster order.
+// written), lossy rects, marks in order, tiles in raster order (cache
+// hits read the cache as it was before this update; pixel tiles are coded
+// against the framebuffer as it stands when they are reached), then every
+// tile coded here (not cache hits, not lossy) enters the tile cache in
+// raster order.
 const (
 	version      = 1
 	flagKeyframe = 0x10
@@ -41,7 +43,7 @@ const (
 const (
 	secOps = iota
 	secTiles
-	secPalette
+	secPixels
 	secPhoto
 	secMarks
 	secMarkPx
@@ -52,10 +54,10 @@ const (
 
 // Tile modes in secTiles.
 const (
-	tileKeep    = iota // nothing to write (marks only, or no change after all)
-	tilePalette        // palette runs
-	tilePhoto          // predicted residuals, every pixel
-	tileCached         // copy of a cached tile
+	tileKeep   = iota // nothing to write (marks only, or no change after all)
+	tilePixels        // range-coded pixels (pixelcoder.go)
+	tilePhoto         // predicted residuals, every pixel
+	tileCached        // copy of a cached tile
 	numTileModes
 )
 

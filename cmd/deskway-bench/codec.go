@@ -482,8 +482,8 @@ func printStats(w io.Writer, r traceResult) {
 		return
 	}
 	fmt.Fprintf(w, "%s: %d frames (%d key, %d empty), %d B total, %d B raw into zstd\n", r.Trace, s.Frames, s.Keyframes, s.EmptyUpdates, s.Bytes, s.RawBytes)
-	fmt.Fprintf(w, "  tiles: %d changed, %d copied (%d rects), %d cache hits, %d palette, %d photo, %d lossy, %d marks only\n",
-		s.TilesChanged, s.TilesCopied, s.Copies, s.TilesCached, s.TilesPalette, s.TilesPhoto, s.TilesLossy, s.TilesKept)
+	fmt.Fprintf(w, "  tiles: %d changed, %d copied (%d rects), %d cache hits, %d pixel, %d photo, %d lossy, %d marks only\n",
+		s.TilesChanged, s.TilesCopied, s.Copies, s.TilesCached, s.TilesPixels, s.TilesPhoto, s.TilesLossy, s.TilesKept)
 	fmt.Fprintf(w, "  marks: %d new, %d references\n", s.MarksNew, s.MarksRef)
 	var parts []string
 	for i, b := range s.SectionBytes {
