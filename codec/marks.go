@@ -16,6 +16,11 @@ type markCand struct {
 	x, y, w, h int
 	off        int // into Encoder.candPix
 	hash       uint64
+	// kept: half or more of the shape's pixels are already on screen (a
+	// word that grew by a letter). Such a shape is worth a reference,
+	// but not a new mark: the pixel coder sends just the pixels that
+	// changed.
+	kept bool
 }
 
 // A shape is seeded only at a changed pixel (in keyframes every pixel
@@ -58,6 +63,16 @@ func (e *Encoder) codeMarks() {
 		}
 		return a.x - b.x
 	})
+	kept := e.cands[:0]
+	for _, c := range e.cands {
+		if c.kept {
+			if _, ok := e.marks.lookup(e.candPix[c.off:c.off+c.w*c.h], c.w, c.h, c.hash); !ok {
+				continue
+			}
+		}
+		kept = append(kept, c)
+	}
+	e.cands = kept
 	ms, px := &e.sec[secMarks], &e.sec[secMarkPx]
 	ms.uvarint(uint64(len(e.cands)))
 	e.rc.init(px.b[:0])
@@ -104,13 +119,15 @@ func (e *Encoder) flood(seed int, bg uint32) {
 	e.stamp[seed] = e.gen
 	x0, y0 := seed%e.w, seed/e.w
 	x1, y1 := x0, y0
-	changed := false
+	changed, kept := false, 0
 	for i := 0; i < len(comp); i++ {
 		p := int(comp[i])
 		x, y := p%e.w, p/e.w
 		x0, x1, y0, y1 = min(x0, x), max(x1, x), min(y0, y), max(y1, y)
-		if !changed && (e.cur[p] != e.rec[p] || e.key) {
+		if e.cur[p] != e.rec[p] || e.key {
 			changed = true
+		} else {
+			kept++
 		}
 		for ny := max(y-1, 0); ny <= min(y+1, e.h-1); ny++ {
 			for nx := max(x-1, 0); nx <= min(x+1, e.w-1); nx++ {
@@ -149,5 +166,5 @@ func (e *Encoder) flood(seed int, bg uint32) {
 		e.stamp[p] = e.gen + 1
 	}
 	hs := hashPix(uint64(w<<8|h)*0x9E3779B97F4A7C15, pix)
-	e.cands = append(e.cands, markCand{x0, y0, w, h, off, hs})
+	e.cands = append(e.cands, markCand{x0, y0, w, h, off, hs, kept*2 >= len(comp)})
 }

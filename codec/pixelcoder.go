@@ -279,7 +279,8 @@ func b2i8(b bool) uint8 {
 }
 
 // colorModel codes colours by their place in a move-to-front list of the
-// 63 most recent ones (escape: the colour itself, channel by channel),
+// 63 most recent ones (escape: the colour itself as green, red - green
+// and blue - green, so that greys cost one channel),
 // under a small context chosen by the caller.
 type colorModel struct {
 	mtf     [5][64]prob
@@ -326,9 +327,10 @@ func (m *colorModel) encode(e *rcEncoder, c uint32, k int) {
 		return
 	}
 	e.tree(m.mtf[k][:], 6, mtfSize)
-	e.tree(m.lit[0][:], 8, int(c&0xff))
-	e.tree(m.lit[1][:], 8, int(c>>8&0xff))
-	e.tree(m.lit[2][:], 8, int(c>>16&0xff))
+	g, rg, bg := planes(c)
+	e.tree(m.lit[0][:], 8, g)
+	e.tree(m.lit[1][:], 8, rg)
+	e.tree(m.lit[2][:], 8, bg)
 }
 
 func (m *colorModel) decode(d *rcDecoder, k int) (c uint32) {
@@ -337,8 +339,8 @@ func (m *colorModel) decode(d *rcDecoder, k int) (c uint32) {
 	if i < m.nrecent {
 		return m.recent[i]
 	}
-	r := d.tree(m.lit[0][:], 8)
-	g := d.tree(m.lit[1][:], 8)
-	b := d.tree(m.lit[2][:], 8)
-	return uint32(r) | uint32(g)<<8 | uint32(b)<<16 | opaque
+	g := d.tree(m.lit[0][:], 8)
+	rg := d.tree(m.lit[1][:], 8)
+	bg := d.tree(m.lit[2][:], 8)
+	return fromPlanes(g, rg, bg)
 }
