@@ -104,6 +104,7 @@ type Session struct {
 
 	mu       sync.Mutex
 	perms    proto.Perms
+	answered bool       // the first consent question (for everything) was answered
 	caps     proto.Caps // both ends' capabilities
 	displays []proto.Monitor
 	selected uint32 // shared monitor id, 0 = all
@@ -390,11 +391,17 @@ func (s *Session) grant(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("agent: consent: %w", err)
 		}
+		s.mu.Lock()
+		s.answered = true
+		s.mu.Unlock()
 		if got&proto.PermView == 0 {
 			return errConsentDenied
 		}
 	} else {
 		got = allPerms
+		s.mu.Lock()
+		s.answered = true
+		s.mu.Unlock()
 	}
 	if err := s.setPerms(ctx, got); err != nil {
 		return err
@@ -613,6 +620,15 @@ func (s *Session) handle(ctx context.Context, m proto.Msg, clip *proto.Defragmen
 			}
 		}
 	case *proto.ConsentRequest:
+		// Until the first question (for everything) is answered, a request
+		// is part of it: the viewer sends one with its Hello, and a second
+		// window for it would ask the person twice at once.
+		s.mu.Lock()
+		answered := s.answered
+		s.mu.Unlock()
+		if !answered {
+			break
+		}
 		select {
 		case s.consentQ <- m.Want:
 		default: // a viewer flooding requests gets no more prompts
