@@ -154,7 +154,7 @@ func (m *markModel) encodeColor(e *rcEncoder, c, cw, cn, key uint32, k int) {
 		}
 		e.bit(&m.eqP[k][ctx], 0)
 	}
-	m.color.encode(e, c, k)
+	m.color.encode(e, c, k, 0)
 }
 
 // decode reads one mark into pix (grown as needed) and returns it with
@@ -213,5 +213,5 @@ func (m *markModel) decodeColor(d *rcDecoder, cw, cn, key uint32, k int) uint32 
 			return p
 		}
 	}
-	return m.color.decode(d, k)
+	return m.color.decode(d, k, 0)
 }

@@ -72,6 +72,7 @@ type pixCtx struct {
 	sig   int              // how W, N, NW and NE relate
 	keep  int              // context of the "kept" bit
 	key   uint32           // index into pred
+	w     uint32           // the W pixel (0 outside the screen)
 }
 
 // context fills c for the pixel fb[i] at screen position gx, gy (screen
@@ -118,6 +119,7 @@ func (m *pixModel) context(c *pixCtx, fb []uint32, i, gx, gy, sw, x int, kp, kc 
 		c.sig |= 8
 	}
 	c.key = predKey(w, n, nw, ne, 0)
+	c.w = w
 	c.cands = [numCands]uint32{w, n, ne, nw, m.pred[c.key]}
 	c.n = 0
 	for k := range c.cands {
@@ -205,7 +207,7 @@ func (m *pixModel) encodeColor(e *rcEncoder, c *pixCtx, v uint32) {
 		}
 		e.bit(&m.eq[k][c.sig], 0)
 	}
-	m.color.encode(e, v, min(c.n, 4))
+	m.color.encode(e, v, min(c.n, 4), c.w)
 }
 
 // decode reads a tile coded by encode into fb.
@@ -261,7 +263,7 @@ func (m *pixModel) decodeColor(d *rcDecoder, c *pixCtx) uint32 {
 			return cv
 		}
 	}
-	return m.color.decode(d, min(c.n, 4))
+	return m.color.decode(d, min(c.n, 4), c.w)
 }
 
 func b2i(b bool) int {
@@ -316,7 +318,7 @@ func (m *colorModel) touch(c uint32) {
 	m.recent[0] = c
 }
 
-func (m *colorModel) encode(e *rcEncoder, c uint32, k int) {
+func (m *colorModel) encode(e *rcEncoder, c uint32, k int, ref uint32) {
 	defer m.touch(c)
 	i := 0
 	for i < m.nrecent && m.recent[i] != c {
@@ -328,19 +330,21 @@ func (m *colorModel) encode(e *rcEncoder, c uint32, k int) {
 	}
 	e.tree(m.mtf[k][:], 6, mtfSize)
 	g, rg, bg := planes(c)
-	e.tree(m.lit[0][:], 8, g)
-	e.tree(m.lit[1][:], 8, rg)
-	e.tree(m.lit[2][:], 8, bg)
+	pg, prg, pbg := planes(ref)
+	e.tree(m.lit[0][:], 8, (g-pg)&0xff)
+	e.tree(m.lit[1][:], 8, (rg-prg)&0xff)
+	e.tree(m.lit[2][:], 8, (bg-pbg)&0xff)
 }
 
-func (m *colorModel) decode(d *rcDecoder, k int) (c uint32) {
+func (m *colorModel) decode(d *rcDecoder, k int, ref uint32) (c uint32) {
 	defer func() { m.touch(c) }()
 	i := d.tree(m.mtf[k][:], 6)
 	if i < m.nrecent {
 		return m.recent[i]
 	}
-	g := d.tree(m.lit[0][:], 8)
-	rg := d.tree(m.lit[1][:], 8)
-	bg := d.tree(m.lit[2][:], 8)
-	return fromPlanes(g, rg, bg)
+	pg, prg, pbg := planes(ref)
+	g := d.tree(m.lit[0][:], 8) + pg
+	rg := d.tree(m.lit[1][:], 8) + prg
+	bg := d.tree(m.lit[2][:], 8) + pbg
+	return fromPlanes(g&0xff, rg&0xff, bg&0xff)
 }
