@@ -6,7 +6,7 @@ package codec
 
 // maxPalette is the largest palette a tile may use; tiles with more
 // colours to write are coded as photo tiles.
-const maxPalette = 64
+const maxPalette = 128
 
 // colorCounter counts distinct colours of up to one tile in a small open
 // addressing table.
