@@ -157,7 +157,11 @@ func (d *Decoder) keyframe(r *rbuf) error {
 	} else {
 		d.cache.lru = newLRU(ct, ct)
 	}
-	d.marks = newMarkDict(ms, mp, false)
+	if d.marks == nil || len(d.marks.w) != ms || d.marks.lru.budget != mp {
+		d.marks = newMarkDict(ms, mp, false)
+	} else {
+		d.marks.reset()
+	}
 	d.mm.reset()
 	d.pm.reset()
 	d.synced = false

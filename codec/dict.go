@@ -28,6 +28,12 @@ func newTileCache(slots int, encoder bool) *tileCache {
 	return c
 }
 
+// reset empties the cache, keeping its memory.
+func (c *tileCache) reset() {
+	c.lru = newLRU(len(c.w), len(c.w))
+	clear(c.index)
+}
+
 // put stores the w x h tile at fb[off:] (row stride stride) and returns
 // its slot.
 func (c *tileCache) put(fb []uint32, off, stride, w, h int, hash uint64) int32 {
@@ -100,6 +106,12 @@ func newMarkDict(slots, pixels int, encoder bool) *markDict {
 		d.hash = make([]uint64, slots)
 	}
 	return d
+}
+
+// reset empties the dictionary, keeping its memory.
+func (d *markDict) reset() {
+	d.lru = newLRU(len(d.w), d.lru.budget)
+	clear(d.index)
 }
 
 func (d *markDict) evicted(s int32) {

@@ -49,6 +49,7 @@ type Encoder struct {
 	changed  []bool   // per tile: raw input changed
 	state    []uint8  // per tile: tileState
 	bg       []uint32 // per tile: background colour (markable tiles)
+	few      []bool   // per tile: at most maxPalette colours
 	thash    []uint64 // per tile: hash of cur (dirty, not lossy tiles)
 	slot     []int32  // per tile: cache slot of a hit
 	dirty    []int32  // tiles to code, raster order
@@ -164,6 +165,7 @@ func (e *Encoder) setSize(w, h int) {
 	e.changed = make([]bool, n)
 	e.state = make([]uint8, n)
 	e.bg = make([]uint32, n)
+	e.few = make([]bool, n)
 	e.thash = make([]uint64, n)
 	e.slot = make([]int32, n)
 }
@@ -174,8 +176,13 @@ func (e *Encoder) reset() {
 	for i := range e.rec {
 		e.rec[i] = opaque
 	}
-	e.cache = newTileCache(e.opts.CacheTiles, true)
-	e.marks = newMarkDict(e.opts.MarkSlots, e.opts.MarkPixels, true)
+	if e.cache == nil {
+		e.cache = newTileCache(e.opts.CacheTiles, true)
+		e.marks = newMarkDict(e.opts.MarkSlots, e.opts.MarkPixels, true)
+	} else {
+		e.cache.reset()
+		e.marks.reset()
+	}
 	e.mm.reset()
 	e.pm.reset()
 	e.ent.reset()
@@ -346,15 +353,8 @@ func (e *Encoder) classify() {
 	for _, t := range e.dirty {
 		off, w, h := e.tileRect(int(t))
 		e.cc.reset()
-		many := false
-		for y := 0; y < h && !many; y++ {
-			for _, p := range e.cur[off+y*e.w : off+y*e.w+w] {
-				if !e.cc.add(p) {
-					many = true
-					break
-				}
-			}
-		}
+		many := !e.cc.addRows(e.cur, off, e.w, w, h)
+		e.few[t] = !many && e.cc.n <= maxPalette
 		// Background: the most frequent colour, if it covers 40% or more.
 		e.bg[t] = 0
 		if !many {
@@ -416,7 +416,7 @@ func (e *Encoder) codeTiles() {
 			e.stats.TilesCached++
 			e.copyTile(off, w, h) // the cached tile equals cur
 		case stCoded:
-			tiles.byte(e.codeResidual(off, w, h))
+			tiles.byte(e.codeResidual(off, w, h, e.few[t]))
 		}
 	}
 	if e.pixCoding {
@@ -440,16 +440,24 @@ func (e *Encoder) copyTile(off, w, h int) {
 
 // codeResidual codes the pixels of a coded tile that the framebuffer
 // does not already have (after copies and marks), and returns the tile
-// mode.
-func (e *Encoder) codeResidual(off, w, h int) byte {
-	e.cc.reset()
+// mode. few says the whole tile has at most maxPalette colours.
+func (e *Encoder) codeResidual(off, w, h int, few bool) byte {
+	if !few {
+		e.cc.reset()
+	}
 	n := 0
 	many := false
 	for y := 0; y < h; y++ {
 		o := off + y*e.w
-		for x := 0; x < w; x++ {
-			p := e.cur[o+x]
-			if p == e.rec[o+x] {
+		cur, rec := e.cur[o:o+w], e.rec[o:o+w]
+		if few {
+			if !equalU32(cur, rec) {
+				n++
+			}
+			continue
+		}
+		for x, p := range cur {
+			if p == rec[x] {
 				continue
 			}
 			n++
@@ -462,7 +470,7 @@ func (e *Encoder) codeResidual(off, w, h int) byte {
 		e.stats.TilesKept++
 		return tileKeep
 	}
-	if many || e.cc.n > maxPalette {
+	if !few && (many || e.cc.n > maxPalette) {
 		e.sec[secPhoto].b = encodePhoto(e.sec[secPhoto].b, e.cur, off, e.w, w, h)
 		e.copyTile(off, w, h)
 		e.stats.TilesPhoto++

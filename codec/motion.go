@@ -85,7 +85,8 @@ func segHash(p []uint32) uint64 {
 func (e *Encoder) findMotion() {
 	ops := &e.sec[secOps]
 	m := &e.motion
-	if len(e.dirty) < minMotionTiles {
+	if len(e.dirty) < minMotionTiles || e.key {
+		// A keyframe's old framebuffer is black: nothing to copy.
 		ops.uvarint(0)
 		return
 	}

@@ -49,6 +49,28 @@ func (c *colorCounter) add(p uint32) bool {
 	}
 }
 
+// addRows counts the h rows of w pixels at p[off:] (row stride stride),
+// a run of one colour at a time, and reports false once more than 255
+// distinct colours have been seen.
+func (c *colorCounter) addRows(p []uint32, off, stride, w, h int) bool {
+	for y := 0; y < h; y++ {
+		row := p[off+y*stride : off+y*stride+w]
+		for x := 0; x < len(row); {
+			v := row[x]
+			n := 1
+			for x+n < len(row) && row[x+n] == v {
+				n++
+			}
+			if !c.add(v) {
+				return false
+			}
+			c.count[c.slot(v)] += uint16(n - 1)
+			x += n
+		}
+	}
+	return true
+}
+
 // slot returns the table slot of p, which must have been added.
 func (c *colorCounter) slot(p uint32) uint8 {
 	h := uint8((p * 0x9E3779B1) >> 24)
