@@ -125,7 +125,6 @@ func (m *markModel) encodeColor(e *rcEncoder, c, cw, cn, key uint32, k int) {
 		}
 		if c == cw {
 			e.bit(&m.eqW[k][ctx], 1)
-			m.color.touch(c)
 			return
 		}
 		e.bit(&m.eqW[k][ctx], 0)
@@ -137,7 +136,6 @@ func (m *markModel) encodeColor(e *rcEncoder, c, cw, cn, key uint32, k int) {
 		}
 		if c == cn {
 			e.bit(&m.eqN[k][ctx], 1)
-			m.color.touch(c)
 			return
 		}
 		e.bit(&m.eqN[k][ctx], 0)
@@ -149,7 +147,6 @@ func (m *markModel) encodeColor(e *rcEncoder, c, cw, cn, key uint32, k int) {
 		}
 		if c == p {
 			e.bit(&m.eqP[k][ctx], 1)
-			m.color.touch(c)
 			return
 		}
 		e.bit(&m.eqP[k][ctx], 0)
@@ -189,7 +186,6 @@ func (m *markModel) decodeColor(d *rcDecoder, cw, cn, key uint32, k int) uint32 
 			}
 		}
 		if d.bit(&m.eqW[k][ctx]) == 1 {
-			m.color.touch(cw)
 			return cw
 		}
 	}
@@ -199,7 +195,6 @@ func (m *markModel) decodeColor(d *rcDecoder, cw, cn, key uint32, k int) uint32 
 			ctx = 1
 		}
 		if d.bit(&m.eqN[k][ctx]) == 1 {
-			m.color.touch(cn)
 			return cn
 		}
 	}
@@ -209,7 +204,6 @@ func (m *markModel) decodeColor(d *rcDecoder, cw, cn, key uint32, k int) uint32 
 			ctx = 1
 		}
 		if d.bit(&m.eqP[k][ctx]) == 1 {
-			m.color.touch(p)
 			return p
 		}
 	}

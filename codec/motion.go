@@ -129,7 +129,7 @@ func (e *Encoder) findMotion() {
 		}
 		return int(a.tile - b.tile)
 	})
-	// Signature lookup: a 2^20-bit filter, then an open-addressing table
+	// Signature lookup: a 2^20-bit Bloom filter (two bits per hash), then an open-addressing table
 	// from hash to its run in the sorted signatures. Hashes shared by
 	// more than maxSigRun tiles (repeated text lines) are too ambiguous to
 	// vote and are left out.
@@ -159,8 +159,9 @@ func (e *Encoder) findMotion() {
 		}
 		if j-i <= maxSigRun {
 			hs := m.sigs[i].hash
-			k := hs >> 44
+			k, k2 := hs>>44, hs>>24&(1<<20-1)
 			m.filter[k>>6] |= 1 << (k & 63)
+			m.filter[k2>>6] |= 1 << (k2 & 63)
 			for p := hs >> shift; ; p = (p + 1) & mask {
 				if m.table[p].idx < 0 {
 					m.table[p] = sigSlot{hs, int32(i)}
@@ -188,7 +189,8 @@ scan:
 		h := segHash(row)
 		for x := 0; ; x++ {
 			k := h >> 44
-			if m.filter[k>>6]&(1<<(k&63)) != 0 {
+			k2 := h >> 24 & (1<<20 - 1)
+			if m.filter[k>>6]&(1<<(k&63)) != 0 && m.filter[k2>>6]&(1<<(k2&63)) != 0 {
 				for p := h >> shift; m.table[p].idx >= 0; p = (p + 1) & mask {
 					if m.table[p].hash != h {
 						continue
@@ -307,9 +309,9 @@ scan:
 				}
 			}
 		}
-		best := max(e.matchCount(int(t), vec{}), minPartialMatch)
+		best := max(e.matchCount(int(t), vec{}, minPartialMatch), minPartialMatch)
 		for _, k := range tried[:nt] {
-			if n := e.matchCount(int(t), m.ranked[k-1]); n > best {
+			if n := e.matchCount(int(t), m.ranked[k-1], best); n > best {
 				best, m.vecOf[i] = n, k
 				m.partial[i] = true
 			}
@@ -435,8 +437,10 @@ func (t *voteTable) get(v vec) int32 {
 const minPartialMatch = tileSize * tileSize / 4
 
 // matchCount counts the pixels of tile t of cur that equal the old
-// framebuffer displaced by v (-1 if the source leaves the screen).
-func (e *Encoder) matchCount(t int, v vec) int {
+// framebuffer displaced by v (-1 if the source leaves the screen). It
+// stops early, with a count of at most floor, once the count cannot
+// exceed floor.
+func (e *Encoder) matchCount(t int, v vec, floor int) int {
 	off, w, h := e.tileRect(t)
 	x, y := off%e.w+int(v.dx), off/e.w+int(v.dy)
 	if x < 0 || y < 0 || x+w > e.w || y+h > e.h {
@@ -450,6 +454,9 @@ func (e *Encoder) matchCount(t int, v vec) int {
 			if a[i] == b[i] {
 				n++
 			}
+		}
+		if n+(h-r-1)*w <= floor {
+			return n
 		}
 	}
 	return n

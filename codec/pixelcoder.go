@@ -202,7 +202,6 @@ func (m *pixModel) encodeColor(e *rcEncoder, c *pixCtx, v uint32) {
 		}
 		if v == cv {
 			e.bit(&m.eq[k][c.sig], 1)
-			m.color.touch(v)
 			return
 		}
 		e.bit(&m.eq[k][c.sig], 0)
@@ -259,7 +258,6 @@ func (m *pixModel) decodeColor(d *rcDecoder, c *pixCtx) uint32 {
 			continue
 		}
 		if d.bit(&m.eq[k][c.sig]) == 1 {
-			m.color.touch(cv)
 			return cv
 		}
 	}
