@@ -182,6 +182,9 @@ func (d *Decoder) apply(secs *[numSections]rbuf) error {
 	if err := d.applyTiles(secs); err != nil {
 		return err
 	}
+	if err := d.learnMarks(&secs[secMarks]); err != nil {
+		return err
+	}
 	for i := range secs {
 		if secs[i].err == nil && secs[i].off != len(secs[i].b) {
 			return corruptf("%s: %d bytes left over", secs[i].sec, len(secs[i].b)-secs[i].off)
@@ -348,6 +351,32 @@ func (d *Decoder) applyMarks(ms, px *rbuf) error {
 			return corruptf("mark %d: %dx%d at %d,%d outside the screen", i, w, h, x, y)
 		}
 		d.marks.paint(s, d.pix, y*d.w+x, d.w)
+		prevX, prevB = x, b
+	}
+	return ms.err
+}
+
+// learnMarks cuts the marks the encoder left to the pixel coder out of
+// the framebuffer into the dictionary.
+func (d *Decoder) learnMarks(ms *rbuf) error {
+	n := ms.intn(len(ms.b), "learnt mark count")
+	prevX, prevB := 0, 0
+	for i := 0; i < n; i++ {
+		dx := ms.sint(1<<16, "learnt mark dx")
+		dy := ms.sint(1<<16, "learnt mark dy")
+		w := int(ms.byte()) + 1
+		h := int(ms.byte()) + 1
+		bg := ms.rgb()
+		if ms.err != nil {
+			return ms.err
+		}
+		x, b := prevX+dx, prevB+dy
+		y := b - h
+		if w > maxMarkSide || h > maxMarkSide || x < 0 || y < 0 || x+w > d.w || b > d.h {
+			return corruptf("learnt mark %d: %dx%d at %d,%d outside the screen", i, w, h, x, y)
+		}
+		d.markPix = learnMark(d.markPix, d.pix, y*d.w+x, d.w, w, h, bg)
+		d.marks.add(d.markPix, w, h, 0)
 		prevX, prevB = x, b
 	}
 	return ms.err

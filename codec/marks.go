@@ -21,6 +21,7 @@ type markCand struct {
 	// but not a new mark: the pixel coder sends just the pixels that
 	// changed.
 	kept bool
+	bg   uint32
 }
 
 // A shape is seeded only at a changed pixel (in keyframes every pixel
@@ -63,12 +64,36 @@ func (e *Encoder) codeMarks() {
 		}
 		return a.x - b.x
 	})
+	// Shapes already in the dictionary are references. A new shape that
+	// occurs more than once in this update is sent as a new mark (the
+	// others then refer to it); one that occurs once is left to the
+	// pixel coder and learnt from the framebuffer after the tiles, so it
+	// costs no more than its pixels and can be referred to later.
+	if e.candCount == nil {
+		e.candCount = make(map[uint64]int32)
+	}
+	clear(e.candCount)
 	kept := e.cands[:0]
 	for _, c := range e.cands {
+		if _, ok := e.marks.lookup(e.candPix[c.off:c.off+c.w*c.h], c.w, c.h, c.hash); ok {
+			kept = append(kept, c)
+			continue
+		}
 		if c.kept {
-			if _, ok := e.marks.lookup(e.candPix[c.off:c.off+c.w*c.h], c.w, c.h, c.hash); !ok {
-				continue
+			continue
+		}
+		e.candCount[c.hash]++
+		kept = append(kept, c)
+	}
+	e.cands = kept
+	e.learn = e.learn[:0]
+	kept = e.cands[:0]
+	for _, c := range e.cands {
+		if n, ok := e.candCount[c.hash]; ok && n == 1 {
+			if e.learnable(&c) {
+				e.learn = append(e.learn, c)
 			}
+			continue
 		}
 		kept = append(kept, c)
 	}
@@ -97,6 +122,18 @@ func (e *Encoder) codeMarks() {
 	}
 	if newMarks > 0 {
 		px.b = e.rc.finish()
+	}
+	ms.uvarint(uint64(len(e.learn)))
+	prevX, prevB = 0, 0
+	for _, c := range e.learn {
+		ms.svarint(int64(c.x - prevX))
+		ms.svarint(int64(c.y + c.h - prevB))
+		ms.byte(byte(c.w - 1))
+		ms.byte(byte(c.h - 1))
+		ms.rgb(c.bg)
+		prevX, prevB = c.x, c.y+c.h
+		e.marks.add(e.candPix[c.off:c.off+c.w*c.h], c.w, c.h, c.hash)
+		e.stats.MarksLearnt++
 	}
 	// The decoder paints the marks before the tiles: so does the model.
 	for _, c := range e.cands {
@@ -166,5 +203,43 @@ func (e *Encoder) flood(seed int, bg uint32) {
 		e.stamp[p] = e.gen + 1
 	}
 	hs := hashPix(uint64(w<<8|h)*0x9E3779B97F4A7C15, pix)
-	e.cands = append(e.cands, markCand{x0, y0, w, h, off, hs, kept*2 >= len(comp)})
+	e.cands = append(e.cands, markCand{x0, y0, w, h, off, hs, kept*2 >= len(comp), bg})
+}
+
+// learnable reports whether the decoder, cutting c's box out of its
+// framebuffer at the end of the update with c's background as the
+// transparent colour, gets exactly c's pixels.
+func (e *Encoder) learnable(c *markCand) bool {
+	pix := e.candPix[c.off : c.off+c.w*c.h]
+	for y := 0; y < c.h; y++ {
+		for x := 0; x < c.w; x++ {
+			p := (c.y+y)*e.w + c.x + x
+			v := e.rec[p]
+			if st := e.state[(p/e.w/tileSize)*e.tw+(p%e.w)/tileSize]; st == stCoded || st == stCached {
+				v = e.cur[p]
+			}
+			if v == c.bg {
+				v = 0
+			}
+			if v != pix[y*c.w+x] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// learnMark cuts the w x h box at fb[off:] (row stride stride) with bg
+// as the transparent colour into pix.
+func learnMark(pix, fb []uint32, off, stride, w, h int, bg uint32) []uint32 {
+	pix = pix[:0]
+	for y := 0; y < h; y++ {
+		for _, v := range fb[off+y*stride : off+y*stride+w] {
+			if v == bg {
+				v = 0
+			}
+			pix = append(pix, v)
+		}
+	}
+	return pix
 }

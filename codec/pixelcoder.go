@@ -29,7 +29,7 @@ type pixModel struct {
 	rowKeep [4]prob
 	rowN    [4]prob
 	keep    [18]prob
-	eq      [numCands][16]prob
+	eq      [numCands][64]prob
 	pred    [1 << predBits]uint32
 	color   colorModel
 	// Per-row "kept" flags of the tile being coded (0 kept, 1 written).
@@ -80,12 +80,18 @@ type pixCtx struct {
 // there. kp holds the kept flags of the tile's row above (nil on its
 // first row), kc those of the row being coded.
 func (m *pixModel) context(c *pixCtx, fb []uint32, i, gx, gy, sw, x int, kp, kc []uint8) uint32 {
-	var w, n, nw, ne uint32
+	var w, n, nw, ne, ww, nn uint32
 	if gx > 0 {
 		w = fb[i-1]
+		if gx > 1 {
+			ww = fb[i-2]
+		}
 	}
 	if gy > 0 {
 		n = fb[i-sw]
+		if gy > 1 {
+			nn = fb[i-2*sw]
+		}
 		if gx > 0 {
 			nw = fb[i-sw-1]
 		}
@@ -117,6 +123,12 @@ func (m *pixModel) context(c *pixCtx, fb []uint32, i, gx, gy, sw, x int, kp, kc 
 	}
 	if n == nw {
 		c.sig |= 8
+	}
+	if w == ww {
+		c.sig |= 16
+	}
+	if n == nn {
+		c.sig |= 32
 	}
 	c.key = predKey(w, n, nw, ne, 0)
 	c.w = w

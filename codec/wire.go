@@ -22,7 +22,8 @@ import "encoding/binary"
 //	secTiles : for each coded tile: skip mode           (skip = tiles passed over)
 //	secPixels: pixel tiles, range coded (pixelcoder.go)
 //	secPhoto : photo tiles: predicted residuals, 3 planes per tile
-//	secMarks : nmarks, nmarks x (ref s:dx s:dy) with ref 0 = new mark
+//	secMarks : nmarks, nmarks x (ref s:dx s:dy) with ref 0 = new mark,
+//	           nlearnt, nlearnt x (s:dx s:dy w-1:byte h-1:byte bg:rgb)
 //	secMarkPx: new marks, range coded (markcoder.go)
 //	secLossy : nrects, nrects x (x y w h len jpeg) in tile units
 //	secCache : cache-hit slot numbers for the cache tiles, in tile order
@@ -30,9 +31,10 @@ import "encoding/binary"
 // Decoding order: copies (all sources read before any destination is
 // written), lossy rects, marks in order, tiles in raster order (cache
 // hits read the cache as it was before this update; pixel tiles are coded
-// against the framebuffer as it stands when they are reached), then every
-// tile coded here (not cache hits, not lossy) enters the tile cache in
-// raster order.
+// against the framebuffer as it stands when they are reached), the
+// learnt marks (cut from the framebuffer, background transparent) enter
+// the mark dictionary in order, then every tile coded here (not cache
+// hits, not lossy) enters the tile cache in raster order.
 const (
 	version      = 1
 	flagKeyframe = 0x10
