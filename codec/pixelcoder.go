@@ -31,6 +31,8 @@ type pixModel struct {
 	keep    [18]prob
 	eq      [numCands][64]prob
 	pred    [1 << predBits]uint32
+	pred2   [1 << predBits]uint32
+	pred3   [1 << predBits]uint32
 	color   colorModel
 	// Per-row "kept" flags of the tile being coded (0 kept, 1 written).
 	kept [2][tileSize]uint8
@@ -43,6 +45,8 @@ const (
 	candNE
 	candNW
 	candPred
+	candPred2
+	candPred3
 	numCands
 )
 
@@ -62,6 +66,8 @@ func (m *pixModel) reset() {
 		initProbs(m.eq[i][:])
 	}
 	clear(m.pred[:])
+	clear(m.pred2[:])
+	clear(m.pred3[:])
 	m.color.reset()
 }
 
@@ -72,6 +78,8 @@ type pixCtx struct {
 	sig   int              // how W, N, NW and NE relate
 	keep  int              // context of the "kept" bit
 	key   uint32           // index into pred
+	key2  uint32           // index into pred2
+	key3  uint32
 	w     uint32           // the W pixel (0 outside the screen)
 }
 
@@ -131,8 +139,10 @@ func (m *pixModel) context(c *pixCtx, fb []uint32, i, gx, gy, sw, x int, kp, kc 
 		c.sig |= 32
 	}
 	c.key = predKey(w, n, nw, ne, 0)
+	c.key2 = predKey(w, n, 0, 0, 1)
+	c.key3 = predKey(ww, w, nn, n, 2)
 	c.w = w
-	c.cands = [numCands]uint32{w, n, ne, nw, m.pred[c.key]}
+	c.cands = [numCands]uint32{w, n, ne, nw, m.pred[c.key], m.pred2[c.key2], m.pred3[c.key3]}
 	c.n = 0
 	for k := range c.cands {
 		v := c.cands[k]
@@ -202,6 +212,8 @@ func (m *pixModel) encode(e *rcEncoder, cur, fb []uint32, off, sw, w, h int) {
 			kc[x] = 1
 			m.encodeColor(e, &c, v)
 			m.pred[c.key] = v
+			m.pred2[c.key2] = v
+			m.pred3[c.key3] = v
 			fb[i] = v
 		}
 	}
@@ -259,6 +271,8 @@ func (m *pixModel) decode(d *rcDecoder, fb []uint32, off, sw, w, h int) {
 			kc[x] = 1
 			v := m.decodeColor(d, &c)
 			m.pred[c.key] = v
+			m.pred2[c.key2] = v
+			m.pred3[c.key3] = v
 			fb[i] = v
 		}
 	}
