@@ -13,7 +13,11 @@ import (
 // the broker on SQLite, serving plain HTTP on loopback, without its
 // embedded relay, and a standalone relay "r1" on another origin, which
 // fetches the ticket keys from the broker and reports its sessions with
-// the relay report token.
+// the relay report token. The relay's pairing timeout is 10 s instead of
+// 60: an end whose peer left waits that long for it to come back, and a
+// close frame that follows data it sent meanwhile is read only then (the
+// epoll engine leaves that data unread for the peer), so a session's
+// report can come that much after it ended.
 type Servers struct {
 	Bin, Dir      string // the binaries; the data (database, token, logs)
 	URL, RelayURL string // the broker's, the relay's
@@ -39,7 +43,7 @@ func StartServers(t testing.TB, bin, dir string) *Servers {
 		"--embedded-relay=false", "--relay", "r1="+s.RelayURL, "--relay-report-token-file", tokenFile, "--log-level", "warn")
 	WaitHTTP(t, s.URL+"/healthz")
 	s.Relay = Start(t, "relay", nil, bin+"/deskway-relay", "-listen", fmt.Sprintf("127.0.0.1:%d", rport),
-		"-relay-id", "r1", "-broker", s.URL, "-report-token-file", tokenFile)
+		"-relay-id", "r1", "-broker", s.URL, "-report-token-file", tokenFile, "-pair-timeout", "10s")
 	WaitHTTP(t, s.RelayURL+"/healthz")
 	return s
 }
