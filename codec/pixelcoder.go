@@ -80,7 +80,7 @@ type pixCtx struct {
 	key   uint32           // index into pred
 	key2  uint32           // index into pred2
 	key3  uint32
-	w     uint32           // the W pixel (0 outside the screen)
+	w     uint32 // the W pixel (0 outside the screen)
 }
 
 // context fills c for the pixel fb[i] at screen position gx, gy (screen
