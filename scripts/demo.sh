@@ -261,8 +261,11 @@ done
 # ---- 6. where to connect ----
 if [ "$virtual" = 1 ]; then
   desk="virtual display $display (Xvfb ${screen}: openbox, xterm, mousepad)"
+  consent_step=""
 else
   desk="this display ($display)"
+  consent_step="
+      A window on this display asks to allow it: click View and control."
 fi
 bind_note=""
 [ "$listen" != 127.0.0.1 ] && bind_note="
@@ -281,7 +284,7 @@ cat <<EOF
 
    1. Open $url/ in a browser on this machine.
    2. Sign in as demo with the password above.
-   3. Click Support, type the code, Connect: the desktop appears.
+   3. Click Support, type the code, Connect: the desktop appears.$consent_step
       Click into it and type; the toolbar has Ctrl-Alt-Del, view only,
       scaling, full screen and the clipboard.
    The admin pages (Users, Hosts, Relays, Sessions, Audit log) show the
