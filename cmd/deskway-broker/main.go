@@ -146,7 +146,7 @@ type common struct {
 
 func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.db, "db", "sqlite:deskway.db", "Database: sqlite:PATH (one file, the default) or postgres://user@host/db (several broker instances as one service).")
-	fs.StringVar(&c.dataKeyFile, "data-key-file", "", "File holding the data key that encrypts TOTP secrets and ticket signing keys in the database. Default: PATH.key beside a SQLite database, created on first use; required with PostgreSQL (make one with `deskway-broker data-key new FILE` and give every instance the same file).")
+	fs.StringVar(&c.dataKeyFile, "data-key-file", "", "`FILE` holding the data key that encrypts TOTP secrets and ticket signing keys in the database. Default: PATH.key beside a SQLite database, created on first use; required with PostgreSQL (make one with: deskway-broker data-key new FILE, and give every instance the same file).")
 	fs.StringVar(&c.logLevel, "log-level", "info", "Log level: debug, info, warn or error.")
 	fs.StringVar(&c.logFormat, "log-format", "text", "Log format: text or json.")
 }
