@@ -30,9 +30,7 @@ type pixModel struct {
 	rowN    [4]prob
 	keep    [18]prob
 	eq      [numCands][64]prob
-	pred    [1 << predBits]uint32
-	pred2   [1 << predBits]uint32
-	pred3   [1 << predBits]uint32
+	pred    [3][1 << predBits]uint32
 	color   colorModel
 	// Per-row "kept" flags of the tile being coded (0 kept, 1 written).
 	kept [2][tileSize]uint8
@@ -65,22 +63,23 @@ func (m *pixModel) reset() {
 	for i := range m.eq {
 		initProbs(m.eq[i][:])
 	}
-	clear(m.pred[:])
-	clear(m.pred2[:])
-	clear(m.pred3[:])
+	for i := range m.pred {
+		clear(m.pred[i][:])
+	}
 	m.color.reset()
 }
 
-// pixCtx is what both ends know about a pixel before it is coded.
+// pixCtx is what both ends know about a pixel before it is coded. The
+// candidates are looked at lazily: most pixels equal W or N.
 type pixCtx struct {
-	cands [numCands]uint32 // 0: absent, the kept colour or a repeat
-	n     int              // number of present candidates
-	sig   int              // how W, N, NW and NE relate
-	keep  int              // context of the "kept" bit
-	key   uint32           // index into pred
-	key2  uint32           // index into pred2
-	key3  uint32
-	w     uint32 // the W pixel (0 outside the screen)
+	w, n, ne, nw, ww, nn uint32 // neighbours, 0 outside the screen
+	old                  uint32 // the framebuffer's pixel
+	sig                  int    // how the neighbours relate
+	keep                 int    // context of the "kept" bit
+	keys                 [3]uint32
+	keyed                bool
+	tried                [numCands]uint32 // candidates offered so far
+	nt                   int
 }
 
 // context fills c for the pixel fb[i] at screen position gx, gy (screen
@@ -138,29 +137,64 @@ func (m *pixModel) context(c *pixCtx, fb []uint32, i, gx, gy, sw, x int, kp, kc 
 	if n == nn {
 		c.sig |= 32
 	}
-	c.key = predKey(w, n, nw, ne, 0)
-	c.key2 = predKey(w, n, 0, 0, 1)
-	c.key3 = predKey(ww, w, nn, n, 2)
-	c.w = w
-	c.cands = [numCands]uint32{w, n, ne, nw, m.pred[c.key], m.pred2[c.key2], m.pred3[c.key3]}
-	c.n = 0
-	for k := range c.cands {
-		v := c.cands[k]
-		if v == old {
-			c.cands[k] = 0
-			continue
-		}
-		for j := range k {
-			if c.cands[j] == v {
-				c.cands[k] = 0
-				break
-			}
-		}
-		if c.cands[k] != 0 {
-			c.n++
+	c.w, c.n, c.ne, c.nw, c.ww, c.nn, c.old = w, n, ne, nw, ww, nn, old
+	c.keyed = false
+	c.nt = 0
+	return old
+}
+
+// cand returns candidate k for the pixel, or 0 if it is absent, equals
+// the kept colour or repeats an earlier candidate.
+func (m *pixModel) cand(c *pixCtx, k int) uint32 {
+	var v uint32
+	switch k {
+	case candW:
+		v = c.w
+	case candN:
+		v = c.n
+	case candNE:
+		v = c.ne
+	case candNW:
+		v = c.nw
+	default:
+		m.keyCtx(c)
+		v = m.pred[k-candPred][c.keys[k-candPred]]
+	}
+	if v == 0 || v == c.old {
+		return 0
+	}
+	for _, t := range c.tried[:c.nt] {
+		if t == v {
+			return 0
 		}
 	}
-	return old
+	c.tried[c.nt] = v
+	c.nt++
+	return v
+}
+
+// keyCtx computes the pixel's keys into the prediction tables.
+func (m *pixModel) keyCtx(c *pixCtx) {
+	if c.keyed {
+		return
+	}
+	c.keys[0] = predKey(c.w, c.n, c.nw, c.ne, 0)
+	c.keys[1] = predKey(c.w, c.n, 0, 0, 1)
+	c.keys[2] = predKey(c.ww, c.w, c.nn, c.n, 2)
+	c.keyed = true
+}
+
+// learn remembers v as the colour that came after the pixel's
+// neighbourhoods. Pixels that equal W or N teach nothing those
+// candidates do not already offer.
+func (m *pixModel) learn(c *pixCtx, v uint32, hit int) {
+	if hit < candPred && hit != numCands {
+		return
+	}
+	m.keyCtx(c)
+	for j := range m.pred {
+		m.pred[j][c.keys[j]] = v
+	}
 }
 
 // encode codes the w x h tile of cur at off (screen width sw) against fb,
@@ -210,27 +244,28 @@ func (m *pixModel) encode(e *rcEncoder, cur, fb []uint32, off, sw, w, h int) {
 			}
 			e.bit(&m.keep[c.keep], 0)
 			kc[x] = 1
-			m.encodeColor(e, &c, v)
-			m.pred[c.key] = v
-			m.pred2[c.key2] = v
-			m.pred3[c.key3] = v
+			m.learn(&c, v, m.encodeColor(e, &c, v))
 			fb[i] = v
 		}
 	}
 }
 
-func (m *pixModel) encodeColor(e *rcEncoder, c *pixCtx, v uint32) {
-	for k, cv := range c.cands {
+// encodeColor codes v, a pixel that is not kept, and returns the
+// candidate that matched (numCands: none).
+func (m *pixModel) encodeColor(e *rcEncoder, c *pixCtx, v uint32) int {
+	for k := range numCands {
+		cv := m.cand(c, k)
 		if cv == 0 {
 			continue
 		}
 		if v == cv {
 			e.bit(&m.eq[k][c.sig], 1)
-			return
+			return k
 		}
 		e.bit(&m.eq[k][c.sig], 0)
 	}
-	m.color.encode(e, v, min(c.n, 4), c.w)
+	m.color.encode(e, v, min(c.nt, 4), c.w)
+	return numCands
 }
 
 // decode reads a tile coded by encode into fb.
@@ -269,25 +304,24 @@ func (m *pixModel) decode(d *rcDecoder, fb []uint32, off, sw, w, h int) {
 				continue
 			}
 			kc[x] = 1
-			v := m.decodeColor(d, &c)
-			m.pred[c.key] = v
-			m.pred2[c.key2] = v
-			m.pred3[c.key3] = v
+			v, hit := m.decodeColor(d, &c)
+			m.learn(&c, v, hit)
 			fb[i] = v
 		}
 	}
 }
 
-func (m *pixModel) decodeColor(d *rcDecoder, c *pixCtx) uint32 {
-	for k, cv := range c.cands {
+func (m *pixModel) decodeColor(d *rcDecoder, c *pixCtx) (uint32, int) {
+	for k := range numCands {
+		cv := m.cand(c, k)
 		if cv == 0 {
 			continue
 		}
 		if d.bit(&m.eq[k][c.sig]) == 1 {
-			return cv
+			return cv, k
 		}
 	}
-	return m.color.decode(d, min(c.n, 4), c.w)
+	return m.color.decode(d, min(c.nt, 4), c.w), numCands
 }
 
 func b2i(b bool) int {
@@ -313,6 +347,9 @@ type colorModel struct {
 	lit     [3][256]prob
 	recent  [mtfSize]uint32
 	nrecent int
+	// in counts the recent colours by a hash of 8 bits: a colour whose
+	// count is zero is not among them, without a search.
+	in [256]uint8
 }
 
 func (m *colorModel) reset() {
@@ -323,32 +360,47 @@ func (m *colorModel) reset() {
 		initProbs(m.lit[i][:])
 	}
 	m.nrecent = 0
+	clear(m.in[:])
 }
 
-// touch moves c to the front of the recent colours.
-func (m *colorModel) touch(c uint32) {
+func colorHash(c uint32) uint8 { return uint8((c * 0x9E3779B1) >> 24) }
+
+// find returns the place of c among the recent colours, nrecent if it is
+// not one of them.
+func (m *colorModel) find(c uint32) int {
+	if m.in[colorHash(c)] == 0 {
+		return m.nrecent
+	}
 	i := 0
 	for i < m.nrecent && m.recent[i] != c {
 		i++
 	}
+	return i
+}
+
+// toFront moves c, found at place i (nrecent: new), to the front.
+func (m *colorModel) toFront(i int, c uint32) {
 	if i == m.nrecent {
 		if m.nrecent < mtfSize {
 			m.nrecent++
 		} else {
 			i = mtfSize - 1
+			m.in[colorHash(m.recent[i])]--
 		}
+		m.in[colorHash(c)]++
 	}
 	copy(m.recent[1:i+1], m.recent[:i])
 	m.recent[0] = c
 }
 
+// touch moves c to the front of the recent colours.
+func (m *colorModel) touch(c uint32) { m.toFront(m.find(c), c) }
+
 func (m *colorModel) encode(e *rcEncoder, c uint32, k int, ref uint32) {
-	defer m.touch(c)
-	i := 0
-	for i < m.nrecent && m.recent[i] != c {
-		i++
-	}
-	if i < m.nrecent {
+	i := m.find(c)
+	known := i < m.nrecent
+	m.toFront(i, c)
+	if known {
 		e.tree(m.mtf[k][:], 6, i)
 		return
 	}
@@ -360,15 +412,18 @@ func (m *colorModel) encode(e *rcEncoder, c uint32, k int, ref uint32) {
 	e.tree(m.lit[2][:], 8, (bg-pbg)&0xff)
 }
 
-func (m *colorModel) decode(d *rcDecoder, k int, ref uint32) (c uint32) {
-	defer func() { m.touch(c) }()
+func (m *colorModel) decode(d *rcDecoder, k int, ref uint32) uint32 {
 	i := d.tree(m.mtf[k][:], 6)
 	if i < m.nrecent {
-		return m.recent[i]
+		c := m.recent[i]
+		m.toFront(i, c)
+		return c
 	}
 	pg, prg, pbg := planes(ref)
 	g := d.tree(m.lit[0][:], 8) + pg
 	rg := d.tree(m.lit[1][:], 8) + prg
 	bg := d.tree(m.lit[2][:], 8) + pbg
-	return fromPlanes(g&0xff, rg&0xff, bg&0xff)
+	c := fromPlanes(g&0xff, rg&0xff, bg&0xff)
+	m.toFront(m.nrecent, c)
+	return c
 }
