@@ -1,18 +1,52 @@
 package codec
 
-// A binary adaptive range coder (the one of LZMA: 11-bit probabilities,
-// shift-5 adaptation, carry propagation through a cache byte). The
-// probabilities live in models that persist from keyframe to keyframe on
-// both ends; each update's coded bytes are flushed on their own.
+// A binary adaptive range coder (LZMA's, with carry propagation through
+// a cache byte, but 16-bit probabilities that adapt fast while a context
+// is young: each one moves by 1/2, 1/4, ... of the distance to the bit
+// seen, down to 1/32 after 15 bits). The probabilities live in models
+// that persist from keyframe to keyframe on both ends; each update's
+// coded bytes are flushed on their own.
 
 const (
-	probBits  = 11
-	probInit  = 1 << (probBits - 1)
-	probShift = 5
-	rcTop     = 1 << 24
+	probBits = 16
+	probInit = 1 << (probBits - 1)
+	rcTop    = 1 << 24
+	// probCount is the bit of a prob where its count of bits seen
+	// starts; the probability is the low probBits bits.
+	probCount = 16
 )
 
-type prob uint16
+// prob is an adaptive probability that the next bit is 0 (low 16 bits)
+// and how many bits it has seen, up to probMaxCount (high bits).
+type prob uint32
+
+const probMaxCount = 15
+
+// probShift is the adaptation shift after n bits seen.
+var probShift = [probMaxCount + 1]uint8{1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4, 5}
+
+// update moves p towards bit b.
+func (p *prob) update(b int) {
+	v, n := uint32(*p)&(1<<probBits-1), uint32(*p)>>probCount
+	sh := probShift[n]
+	if b == 0 {
+		v += (1<<probBits - v) >> sh
+		if v >= 1<<probBits {
+			v = 1<<probBits - 1
+		}
+	} else {
+		v -= v >> sh
+		if v == 0 {
+			v = 1
+		}
+	}
+	if n < probMaxCount {
+		n++
+	}
+	*p = prob(n<<probCount | v)
+}
+
+func (p prob) p() uint32 { return uint32(p) & (1<<probBits - 1) }
 
 type rcEncoder struct {
 	low       uint64
@@ -44,15 +78,14 @@ func (e *rcEncoder) shiftLow() {
 }
 
 func (e *rcEncoder) bit(p *prob, b int) {
-	bound := (e.rng >> probBits) * uint32(*p)
+	bound := (e.rng >> probBits) * p.p()
 	if b == 0 {
 		e.rng = bound
-		*p += (1<<probBits - *p) >> probShift
 	} else {
 		e.low += uint64(bound)
 		e.rng -= bound
-		*p -= *p >> probShift
 	}
+	p.update(b)
 	for e.rng < rcTop {
 		e.rng <<= 8
 		e.shiftLow()
@@ -107,17 +140,16 @@ func (d *rcDecoder) next() byte {
 func (d *rcDecoder) overrun() bool { return d.pos > len(d.in) }
 
 func (d *rcDecoder) bit(p *prob) int {
-	bound := (d.rng >> probBits) * uint32(*p)
+	bound := (d.rng >> probBits) * p.p()
 	var b int
 	if d.code < bound {
 		d.rng = bound
-		*p += (1<<probBits - *p) >> probShift
 	} else {
 		d.code -= bound
 		d.rng -= bound
-		*p -= *p >> probShift
 		b = 1
 	}
+	p.update(b)
 	for d.rng < rcTop {
 		d.rng <<= 8
 		d.code = d.code<<8 | uint32(d.next())
