@@ -264,7 +264,7 @@ func (m *pixModel) encodeColor(e *rcEncoder, c *pixCtx, v uint32) int {
 		}
 		e.bit(&m.eq[k][c.sig], 0)
 	}
-	m.color.encode(e, v, min(c.nt, 4), c.w)
+	m.color.encode(e, v, min(c.nt, 4), c.litPred())
 	return numCands
 }
 
@@ -321,7 +321,7 @@ func (m *pixModel) decodeColor(d *rcDecoder, c *pixCtx) (uint32, int) {
 			return cv, k
 		}
 	}
-	return m.color.decode(d, min(c.nt, 4), c.w), numCands
+	return m.color.decode(d, min(c.nt, 4), c.litPred()), numCands
 }
 
 func b2i(b bool) int {
@@ -426,4 +426,18 @@ func (m *colorModel) decode(d *rcDecoder, k int, ref uint32) uint32 {
 	c := fromPlanes(g&0xff, rg&0xff, bg&0xff)
 	m.toFront(m.nrecent, c)
 	return c
+}
+
+// litPred predicts an escaped colour channel by channel with the median
+// edge detector of W, N and NW (W alone at the screen's edges).
+func (c *pixCtx) litPred() uint32 {
+	if c.w == 0 || c.n == 0 || c.nw == 0 {
+		return c.w
+	}
+	var p uint32
+	for sh := 0; sh < 24; sh += 8 {
+		a, b, d := int(c.w>>sh&0xff), int(c.n>>sh&0xff), int(c.nw>>sh&0xff)
+		p |= uint32(med(a, b, d)) << sh
+	}
+	return p | opaque
 }
