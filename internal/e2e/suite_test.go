@@ -138,6 +138,7 @@ func TestSuite(t *testing.T) {
 	}
 	waitText(t, pg, "presence-"+hostID, "online", tails)
 
+	connectAt := time.Now()
 	pg.Do("Connect",
 		chromedp.Click(chromedp.ID("connect-"+hostID)),
 		chromedp.WaitVisible(chromedp.ID("password")),
@@ -151,12 +152,15 @@ func TestSuite(t *testing.T) {
 	if bad := pg.WaitCanvas(screenW, screenH, probes); len(bad) > 0 {
 		t.Errorf("%d of %d canvas pixels differ from the office screen, first: %v", len(bad), len(probes), bad[:min(5, len(bad))])
 	}
+	t.Logf("unattended: Connect clicked → password typed → the office screen exact on the canvas: %v (handshake %v ms)",
+		time.Since(connectAt).Round(time.Millisecond), pg.State().Stats["handshakeMs"])
 
 	// Typing: a click on the xterm (through the scaled canvas) moves the
 	// host's pointer there, which gives it the keyboard; the keys typed in
 	// the page go to it, and cat writes the line to the file.
 	x, y := pg.ScreenToPage(typingX, typingY)
 	pg.Do("click on the host's xterm", chromedp.MouseClickXY(x, y))
+	typedAt := time.Now()
 	pg.Do("type in the page", chromedp.KeyEvent("deskway 42"), chromedp.KeyEvent(kb.Enter))
 	var got string
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
@@ -168,6 +172,7 @@ func TestSuite(t *testing.T) {
 	if got != "deskway 42\n" {
 		t.Errorf("the host's xterm got %q, want %q", got, "deskway 42\n")
 	}
+	t.Logf("unattended: 11 keys typed in the page → the line in the host's file: %v", time.Since(typedAt).Round(time.Millisecond))
 	pg.Do("disconnect", chromedp.Click(chromedp.ID("disconnect")))
 	pg.WaitState("closed")
 	pg.SignOut(srv.URL)
@@ -187,6 +192,7 @@ func TestSuite(t *testing.T) {
 		fatalf("the customer's agent showed no support code: %v", err)
 	}
 	pg.SignIn(srv.URL, "tess", techPW)
+	joinAt := time.Now()
 	pg.Do("type the code in Support",
 		chromedp.Click(chromedp.ID("nav-support")),
 		chromedp.WaitVisible(chromedp.ID("support-code")),
@@ -207,6 +213,7 @@ func TestSuite(t *testing.T) {
 	if bad := pg.WaitCanvas(screenW, screenH, probes); len(bad) > 0 {
 		t.Errorf("%d of %d canvas pixels differ from the customer's screen, first: %v", len(bad), len(probes), bad[:min(5, len(bad))])
 	}
+	t.Logf("support: code typed → consent clicked → the customer's screen exact on the canvas: %v", time.Since(joinAt).Round(time.Millisecond))
 	xdotool(t, ctx, customer, "search", "--onlyvisible", "--name", "^Deskway session$")
 	pg.Do("disconnect", chromedp.Click(chromedp.ID("disconnect")))
 	pg.WaitState("closed")
