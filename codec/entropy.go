@@ -9,13 +9,22 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// The entropy stage: the sections go into numStreams zstd streams, each a
-// single zstd frame that lives from one keyframe to the next and is
-// flushed at the end of every update. Symbols of one kind share a stream
-// (and its literal statistics and match history): structure; pixel
-// tiles and new marks (both already range coded, so zstd mostly stores
-// them); photo residuals.
+// The entropy stage: the sections go into numStreams streams, one per
+// kind of symbol: structure; pixel tiles and new marks (range coded
+// already: stored as they are); photo residuals. The structure and photo
+// streams are each a single zstd frame that lives from one keyframe to
+// the next and is flushed at the end of every update (match history and
+// literal statistics carry over), except that an update's stream shorter
+// than storeBelow bytes is stored rather than fed to zstd, which would
+// only add its block overhead.
 const numStreams = 4
+
+// zstdStream says which streams go through zstd.
+var zstdStream = [numStreams]bool{true, false, true, false}
+
+// storeBelow is the raw size under which a zstd stream's part of an
+// update is stored.
+const storeBelow = 64
 
 // streamOf maps each section to its stream.
 var streamOf = [numSections]int{
@@ -25,9 +34,8 @@ var streamOf = [numSections]int{
 	secMarkPx: 3,
 }
 
-// streamWindow is each stream's history (the decoder holds as much). The
-// range-coded streams gain nothing from a long one.
-var streamWindow = [numStreams]int{2 << 20, 256 << 10, zstdWindow, 256 << 10}
+// streamWindow is each zstd stream's history (the decoder holds as much).
+var streamWindow = [numStreams]int{2 << 20, 0, zstdWindow, 0}
 
 type streamEncoder struct {
 	buf [numStreams]bytes.Buffer
@@ -38,6 +46,9 @@ type streamEncoder struct {
 func newStreamEncoder(level int) *streamEncoder {
 	s := &streamEncoder{}
 	for i := range s.zw {
+		if !zstdStream[i] {
+			continue
+		}
 		zw, err := zstd.NewWriter(&s.buf[i],
 			zstd.WithEncoderConcurrency(1),
 			zstd.WithWindowSize(streamWindow[i]),
@@ -54,16 +65,20 @@ func newStreamEncoder(level int) *streamEncoder {
 // reset starts new zstd frames (at a keyframe).
 func (s *streamEncoder) reset() {
 	for i := range s.zw {
+		if s.zw[i] == nil {
+			continue
+		}
 		s.buf[i].Reset()
 		s.zw[i].Reset(&s.buf[i])
 	}
 }
 
-// encode appends a mask of the streams in use, their raw and compressed
-// lengths, then the compressed streams. A stream whose sections are all
-// empty is left out.
+// encode appends a mask of the streams in use and of those stored, their
+// raw and (unless stored) compressed lengths, then the streams. A stream
+// whose sections are all empty is left out.
 //
-//	payload = mask:byte (rawLen compLen) x streams in mask, compressed streams
+//	payload = mask:byte (rawLen [compLen]) x streams in mask, streams
+//	mask = used streams (bit i) | stored streams (bit 4+i)
 //	raw stream = len(section) for each of its sections, the sections
 func (s *streamEncoder) encode(dst []byte, secs *[numSections]wbuf, comp *[numStreams]int64) ([]byte, int, error) {
 	total := 0
@@ -86,14 +101,24 @@ func (s *streamEncoder) encode(dst []byte, secs *[numSections]wbuf, comp *[numSt
 		s.raw[st] = append(s.raw[st], secs[k].b...)
 	}
 	var mask byte
+	var stored [numStreams]bool
 	for i := range used {
 		if used[i] {
 			mask |= 1 << i
+			if stored[i] = !zstdStream[i] || len(s.raw[i]) < storeBelow; stored[i] {
+				mask |= 1 << (4 + i)
+			}
 		}
 	}
 	dst = append(dst, mask)
 	for i := range s.zw {
 		if !used[i] {
+			continue
+		}
+		total += len(s.raw[i])
+		dst = binary.AppendUvarint(dst, uint64(len(s.raw[i])))
+		if stored[i] {
+			comp[i] += int64(len(s.raw[i]))
 			continue
 		}
 		s.buf[i].Reset()
@@ -103,13 +128,15 @@ func (s *streamEncoder) encode(dst []byte, secs *[numSections]wbuf, comp *[numSt
 		if err := s.zw[i].Flush(); err != nil {
 			return dst, 0, err
 		}
-		dst = binary.AppendUvarint(dst, uint64(len(s.raw[i])))
 		dst = binary.AppendUvarint(dst, uint64(s.buf[i].Len()))
-		total += len(s.raw[i])
 		comp[i] += int64(s.buf[i].Len())
 	}
 	for i := range s.buf {
-		if used[i] {
+		switch {
+		case !used[i]:
+		case stored[i]:
+			dst = append(dst, s.raw[i]...)
+		default:
 			dst = append(dst, s.buf[i].Bytes()...)
 		}
 	}
@@ -119,7 +146,8 @@ func (s *streamEncoder) encode(dst []byte, secs *[numSections]wbuf, comp *[numSt
 type streamDecoder struct {
 	src [numStreams]chunkReader
 	zr  [numStreams]*zstd.Decoder
-	raw [numStreams][]byte
+	raw [numStreams][]byte // this update's streams
+	buf [numStreams][]byte // decompressed streams
 }
 
 // chunkReader hands one update's zstd blocks to a stream decoder. It
@@ -141,12 +169,20 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 func (s *streamDecoder) decode(r *rbuf, key bool, maxRaw int, secs *[numSections]rbuf) error {
 	var rawLen, compLen [numStreams]int
 	mask := r.byte()
-	if mask >= 1<<numStreams {
-		r.fail("unknown streams")
+	used, stored := mask&0x0f, mask>>4
+	if stored&^used != 0 {
+		r.fail("stored streams not in use")
 	}
 	for i := range rawLen {
-		if mask&(1<<i) != 0 {
-			rawLen[i] = r.intn(maxRaw, "stream length")
+		if used&(1<<i) == 0 {
+			continue
+		}
+		rawLen[i] = r.intn(maxRaw, "stream length")
+		if stored&(1<<i) != 0 {
+			compLen[i] = rawLen[i]
+		} else if !zstdStream[i] {
+			r.fail("range-coded stream not stored")
+		} else {
 			compLen[i] = r.intn(len(r.b), "compressed length")
 		}
 	}
@@ -158,8 +194,19 @@ func (s *streamDecoder) decode(r *rbuf, key bool, maxRaw int, secs *[numSections
 		if r.err != nil {
 			return r.err
 		}
+		if stored&(1<<i) != 0 {
+			s.raw[i] = data
+		} else {
+			s.raw[i] = nil
+		}
+		if !zstdStream[i] {
+			continue
+		}
 		s.src[i].b = data
-		if key { // every stream restarts, used or not
+		if stored&(1<<i) != 0 {
+			s.src[i].b = nil
+		}
+		if key { // every zstd stream restarts, used or not
 			if s.zr[i] == nil {
 				zr, err := zstd.NewReader(nil,
 					zstd.WithDecoderConcurrency(1),
@@ -175,10 +222,13 @@ func (s *streamDecoder) decode(r *rbuf, key bool, maxRaw int, secs *[numSections
 				return corruptf("stream %d: zstd: %v", i, err)
 			}
 		}
-		if cap(s.raw[i]) < rawLen[i] {
-			s.raw[i] = make([]byte, rawLen[i])
+		if stored&(1<<i) != 0 {
+			continue
 		}
-		s.raw[i] = s.raw[i][:rawLen[i]]
+		if cap(s.buf[i]) < rawLen[i] {
+			s.buf[i] = make([]byte, rawLen[i])
+		}
+		s.raw[i] = s.buf[i][:rawLen[i]]
 		if rawLen[i] > 0 {
 			if _, err := io.ReadFull(s.zr[i], s.raw[i]); err != nil {
 				return corruptf("stream %d: zstd: %v", i, err)
