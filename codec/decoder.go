@@ -30,6 +30,8 @@ type Decoder struct {
 	rc    rcDecoder
 	pm    pixModel
 	prc   rcDecoder
+	tmm   tileMapModel
+	trc   rcDecoder
 
 	ent  streamDecoder
 	secs [numSections]rbuf
@@ -164,6 +166,7 @@ func (d *Decoder) keyframe(r *rbuf) error {
 	}
 	d.mm.reset()
 	d.pm.reset()
+	d.tmm.reset()
 	d.synced = false
 	return nil
 }
@@ -240,11 +243,20 @@ func (d *Decoder) applyTiles(secs *[numSections]rbuf) error {
 	ntiles := d.tw * d.th
 	t := -1
 	runStart := -1
-	for tiles.off < len(tiles.b) {
-		skip := tiles.intn(ntiles, "tile skip")
-		mode := tiles.byte()
+	n := 0
+	if len(tiles.b) > 0 {
+		n = tiles.intn(ntiles, "tile count")
 		if tiles.err != nil {
 			return tiles.err
+		}
+		d.trc.init(tiles.b[tiles.off:])
+		tiles.off = len(tiles.b)
+		d.tmm.start()
+	}
+	for range n {
+		skip, mode := d.tmm.decode(&d.trc)
+		if d.trc.overrun() {
+			return corruptf("tiles: map truncated")
 		}
 		if t+skip+1 >= ntiles {
 			return corruptf("tiles: tile %d beyond the screen", t+skip+1)
@@ -261,9 +273,6 @@ func (d *Decoder) applyTiles(secs *[numSections]rbuf) error {
 		switch mode {
 		case tileKeep:
 		case tilePixels:
-			if len(pixSec.b) == 0 {
-				return corruptf("tile %d: pixel tile without data", t)
-			}
 			if !pixCoding {
 				d.prc.init(pixSec.b)
 				pixSec.off = len(pixSec.b)
@@ -323,9 +332,6 @@ func (d *Decoder) applyMarks(ms, px *rbuf) error {
 		}
 		var s int32
 		if ref == 0 {
-			if len(px.b) == 0 {
-				return corruptf("mark %d: new mark without data", i)
-			}
 			if !coding {
 				d.rc.init(px.b)
 				px.off = len(px.b)

@@ -33,12 +33,15 @@ type Encoder struct {
 	forceKey     bool
 	key          bool // the update being made is a keyframe
 
-	cache *tileCache
-	marks *markDict
-	mm    markModel
-	rc    rcEncoder
-	pm    pixModel
-	prc   rcEncoder
+	cache  *tileCache
+	marks  *markDict
+	mm     markModel
+	rc     rcEncoder
+	pm     pixModel
+	prc    rcEncoder
+	tmm    tileMapModel
+	trc    rcEncoder
+	trcBuf []byte
 	// pixCoding: pixel tiles have been coded into prc this update.
 	pixCoding bool
 
@@ -189,6 +192,7 @@ func (e *Encoder) reset() {
 	}
 	e.mm.reset()
 	e.pm.reset()
+	e.tmm.reset()
 	e.ent.reset()
 }
 
@@ -405,23 +409,33 @@ func (e *Encoder) codeTiles() {
 	tiles, cache := &e.sec[secTiles], &e.sec[secCache]
 	last := -1
 	e.pixCoding = false
+	e.trc.init(e.trcBuf[:0])
+	e.tmm.start()
+	n := 0
 	for _, t := range e.dirty {
 		st := e.state[t]
 		if st != stCoded && st != stCached {
 			continue
 		}
-		tiles.uvarint(uint64(int(t) - last - 1))
+		skip := int(t) - last - 1
 		last = int(t)
 		off, w, h := e.tileRect(int(t))
+		mode := tileCached
 		switch st {
 		case stCached:
-			tiles.byte(tileCached)
 			cache.uvarint(uint64(e.slot[t]))
 			e.stats.TilesCached++
 			e.copyTile(off, w, h) // the cached tile equals cur
 		case stCoded:
-			tiles.byte(e.codeResidual(off, w, h, e.few[t]))
+			mode = int(e.codeResidual(off, w, h, e.few[t]))
 		}
+		e.tmm.encode(&e.trc, skip, mode)
+		n++
+	}
+	if n > 0 {
+		tiles.uvarint(uint64(n))
+		e.trcBuf = e.trc.finish()
+		tiles.b = append(tiles.b, e.trcBuf...)
 	}
 	if e.pixCoding {
 		e.sec[secPixels].b = e.prc.finish()

@@ -10,8 +10,8 @@ import (
 )
 
 // The entropy stage: the sections go into numStreams streams, one per
-// kind of symbol: structure; pixel tiles and new marks (range coded
-// already: stored as they are); photo residuals. The structure and photo
+// kind of symbol: structure; the tile map and pixel tiles, and new marks
+// (range coded already: stored as they are); photo residuals. The structure and photo
 // streams are each a single zstd frame that lives from one keyframe to
 // the next and is flushed at the end of every update (match history and
 // literal statistics carry over), except that an update's stream shorter
@@ -28,8 +28,8 @@ const storeBelow = 64
 
 // streamOf maps each section to its stream.
 var streamOf = [numSections]int{
-	secOps: 0, secTiles: 0, secMarks: 0, secLossy: 0, secCache: 0,
-	secPixels: 1,
+	secOps: 0, secMarks: 0, secLossy: 0, secCache: 0,
+	secTiles: 1, secPixels: 1,
 	secPhoto:  2,
 	secMarkPx: 3,
 }

@@ -54,10 +54,11 @@ type rcEncoder struct {
 	cache     byte
 	cacheSize int64
 	out       []byte
+	start     int // where this coder's bytes begin in out
 }
 
 func (e *rcEncoder) init(out []byte) {
-	*e = rcEncoder{rng: 0xFFFFFFFF, cacheSize: 1, out: out}
+	*e = rcEncoder{rng: 0xFFFFFFFF, cacheSize: 1, out: out, start: len(out)}
 }
 
 func (e *rcEncoder) shiftLow() {
@@ -102,11 +103,30 @@ func (e *rcEncoder) tree(ps []prob, n int, v int) {
 	}
 }
 
+// finish flushes the coder and returns out with its bytes appended. It
+// settles on the value of the final interval with the most trailing zero
+// bits, leaves out the first byte (always zero) and the trailing zero
+// bytes: the decoder reads zeros past the end of its input.
 func (e *rcEncoder) finish() []byte {
+	hi := e.low + uint64(e.rng) - 1
+	for k := 32; k >= 0; k-- {
+		mask := uint64(1)<<k - 1
+		if v := (e.low + mask) &^ mask; v <= hi {
+			e.low = v
+			break
+		}
+	}
 	for range 5 {
 		e.shiftLow()
 	}
-	return e.out
+	out := e.out
+	for len(out) > e.start && out[len(out)-1] == 0 {
+		out = out[:len(out)-1]
+	}
+	if len(out) == e.start {
+		return out
+	}
+	return append(out[:e.start], out[e.start+1:]...)
 }
 
 // rcDecoder reads what rcEncoder wrote. Reading past the end yields
@@ -120,7 +140,7 @@ type rcDecoder struct {
 
 func (d *rcDecoder) init(in []byte) {
 	*d = rcDecoder{rng: 0xFFFFFFFF, in: in}
-	for range 5 {
+	for range 4 { // the encoder leaves out the first byte, always zero
 		d.code = d.code<<8 | uint32(d.next())
 	}
 }
@@ -135,9 +155,9 @@ func (d *rcDecoder) next() byte {
 	return b
 }
 
-// overrun reports whether the decoder read past its input (beyond the
-// bytes the encoder's flush adds).
-func (d *rcDecoder) overrun() bool { return d.pos > len(d.in) }
+// overrun reports whether the decoder read past its input further than
+// the zero bytes the encoder's flush leaves out.
+func (d *rcDecoder) overrun() bool { return d.pos > len(d.in)+4 }
 
 func (d *rcDecoder) bit(p *prob) int {
 	bound := (d.rng >> probBits) * p.p()

@@ -19,7 +19,8 @@ import "encoding/binary"
 //
 //	raw      = len(section) for each section of the stream, the sections
 //	secOps   : ncopies, ncopies x (x y w h s:dx s:dy)   (tile units)
-//	secTiles : for each coded tile: skip mode           (skip = tiles passed over)
+//	secTiles : ntiles, then for each coded tile skip (tiles passed over)
+//	           and mode, range coded (tilemap.go)
 //	secPixels: pixel tiles, range coded (pixelcoder.go)
 //	secPhoto : photo tiles: predicted residuals, 3 planes per tile
 //	secMarks : nmarks, nmarks x (ref s:dx s:dy) with ref 0 = new mark,
