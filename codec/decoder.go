@@ -253,6 +253,7 @@ func (d *Decoder) applyTiles(secs *[numSections]rbuf) error {
 		tiles.off = len(tiles.b)
 		d.tmm.start()
 	}
+	prevSlot := -1
 	for range n {
 		skip, mode := d.tmm.decode(&d.trc)
 		if d.trc.overrun() {
@@ -289,7 +290,8 @@ func (d *Decoder) applyTiles(secs *[numSections]rbuf) error {
 			}
 			decodePhoto(res, d.pix, off, d.w, w, h)
 		case tileCached:
-			s := cache.intn(len(d.cache.w)-1, "cache slot")
+			s := prevSlot + 1 + cache.sint(len(d.cache.w), "cache slot step")
+			prevSlot = s
 			if cache.err != nil {
 				return cache.err
 			}

@@ -412,6 +412,7 @@ func (e *Encoder) codeTiles() {
 	e.trc.init(e.trcBuf[:0])
 	e.tmm.start()
 	n := 0
+	prevSlot := int32(-1)
 	for _, t := range e.dirty {
 		st := e.state[t]
 		if st != stCoded && st != stCached {
@@ -423,7 +424,10 @@ func (e *Encoder) codeTiles() {
 		mode := tileCached
 		switch st {
 		case stCached:
-			cache.uvarint(uint64(e.slot[t]))
+			// Tiles come back in the order they were cached: code
+			// each slot as the step from the previous one's successor.
+			cache.svarint(int64(e.slot[t] - prevSlot - 1))
+			prevSlot = e.slot[t]
 			e.stats.TilesCached++
 			e.copyTile(off, w, h) // the cached tile equals cur
 		case stCoded:

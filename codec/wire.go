@@ -27,7 +27,8 @@ import "encoding/binary"
 //	           nlearnt, nlearnt x (s:dx s:dy w-1:byte h-1:byte bg:rgb)
 //	secMarkPx: new marks, range coded (markcoder.go)
 //	secLossy : nrects, nrects x (x y w h len jpeg) in tile units
-//	secCache : cache-hit slot numbers for the cache tiles, in tile order
+//	secCache : cache-hit slots of the cache tiles in tile order, each as
+//	           s:(slot - previous slot - 1)
 //
 // Decoding order: copies (all sources read before any destination is
 // written), lossy rects, marks in order, tiles in raster order (cache
