@@ -29,7 +29,7 @@ const maxVotes = 1 << 18
 const sigRows = 8
 
 // maxSigRun is the most tiles that may share a signature and still vote.
-const maxSigRun = 16
+const maxSigRun = 4
 
 // maxVectors is how many displacements are verified per frame.
 const maxVectors = 8
