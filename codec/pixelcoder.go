@@ -7,11 +7,13 @@ package codec
 // tile's border: the pixels above and to the left come from the
 // neighbouring tiles, and the models persist from keyframe to keyframe.
 //
-// Each row of the tile is first "all kept" (every pixel equals the
-// framebuffer's: the tile changed elsewhere), else "same as the row
-// above", else coded pixel by pixel:
+// A tile is first "fresh" (no pixel equals the framebuffer's: new
+// content, keyframes) or not. Each row of the tile is then, unless the
+// tile is fresh, "all kept" (every pixel equals the framebuffer's: the
+// tile changed elsewhere), else "same as the row above", else coded pixel
+// by pixel:
 //
-//   - "kept": the pixel equals the framebuffer's (the previous frame's,
+//   - "kept" (not in fresh tiles): the pixel equals the framebuffer's (the previous frame's,
 //     or what a copy or mark put there), under a context of whether W
 //     and N were kept and whether the old pixel continues W: typing,
 //     carets and highlights cost a fraction of a bit per unchanged pixel;
@@ -26,6 +28,7 @@ package codec
 // changes, and anti-aliased text about as much as a new mark.
 
 type pixModel struct {
+	fresh   [2]prob
 	rowKeep [4]prob
 	rowN    [4]prob
 	keep    [18]prob
@@ -34,6 +37,8 @@ type pixModel struct {
 	color   colorModel
 	// Per-row "kept" flags of the tile being coded (0 kept, 1 written).
 	kept [2][tileSize]uint8
+	// prevFresh: the last tile coded was fresh.
+	prevFresh int
 }
 
 // Candidates for a pixel's colour, in the order they are tried.
@@ -57,6 +62,8 @@ const (
 )
 
 func (m *pixModel) reset() {
+	initProbs(m.fresh[:])
+	m.prevFresh = 0
 	initProbs(m.rowKeep[:])
 	initProbs(m.rowN[:])
 	initProbs(m.keep[:])
@@ -203,6 +210,18 @@ func (m *pixModel) encode(e *rcEncoder, cur, fb []uint32, off, sw, w, h int) {
 	gx0, gy0 := off%sw, off/sw
 	mode := rowFirst
 	var c pixCtx
+	fresh := 1
+	for y := 0; y < h && fresh == 1; y++ {
+		row, dst := cur[off+y*sw:off+y*sw+w], fb[off+y*sw:off+y*sw+w]
+		for x := range row {
+			if row[x] == dst[x] {
+				fresh = 0
+				break
+			}
+		}
+	}
+	e.bit(&m.fresh[m.prevFresh], fresh)
+	m.prevFresh = fresh
 	for y := 0; y < h; y++ {
 		gy := gy0 + y
 		row := cur[off+y*sw : off+y*sw+w]
@@ -212,16 +231,18 @@ func (m *pixModel) encode(e *rcEncoder, cur, fb []uint32, off, sw, w, h int) {
 		if y > 0 {
 			kp = m.kept[(y-1)&1][:w]
 		}
-		same := equalU32(row, dst)
-		e.bit(&m.rowKeep[mode], b2i(same))
-		if same {
-			clear(kc)
-			mode = rowKept
-			continue
+		if fresh == 0 {
+			same := equalU32(row, dst)
+			e.bit(&m.rowKeep[mode], b2i(same))
+			if same {
+				clear(kc)
+				mode = rowKept
+				continue
+			}
 		}
 		if gy > 0 {
 			above := fb[off+(y-1)*sw : off+(y-1)*sw+w]
-			same = equalU32(row, above)
+			same := equalU32(row, above)
 			e.bit(&m.rowN[mode], b2i(same))
 			if same {
 				for x := range kc {
@@ -237,13 +258,15 @@ func (m *pixModel) encode(e *rcEncoder, cur, fb []uint32, off, sw, w, h int) {
 			i := off + y*sw + x
 			v := row[x]
 			old := m.context(&c, fb, i, gx0+x, gy, sw, x, kp, kc)
-			if v == old {
-				e.bit(&m.keep[c.keep], 1)
-				kc[x] = 0
-				continue
-			}
-			e.bit(&m.keep[c.keep], 0)
 			kc[x] = 1
+			if fresh == 0 {
+				if v == old {
+					e.bit(&m.keep[c.keep], 1)
+					kc[x] = 0
+					continue
+				}
+				e.bit(&m.keep[c.keep], 0)
+			}
 			m.learn(&c, v, m.encodeColor(e, &c, v))
 			fb[i] = v
 		}
@@ -273,6 +296,8 @@ func (m *pixModel) decode(d *rcDecoder, fb []uint32, off, sw, w, h int) {
 	gx0, gy0 := off%sw, off/sw
 	mode := rowFirst
 	var c pixCtx
+	fresh := d.bit(&m.fresh[m.prevFresh])
+	m.prevFresh = fresh
 	for y := 0; y < h; y++ {
 		gy := gy0 + y
 		dst := fb[off+y*sw : off+y*sw+w]
@@ -281,7 +306,7 @@ func (m *pixModel) decode(d *rcDecoder, fb []uint32, off, sw, w, h int) {
 		if y > 0 {
 			kp = m.kept[(y-1)&1][:w]
 		}
-		if d.bit(&m.rowKeep[mode]) == 1 {
+		if fresh == 0 && d.bit(&m.rowKeep[mode]) == 1 {
 			clear(kc)
 			mode = rowKept
 			continue
@@ -299,11 +324,11 @@ func (m *pixModel) decode(d *rcDecoder, fb []uint32, off, sw, w, h int) {
 		for x := 0; x < w; x++ {
 			i := off + y*sw + x
 			m.context(&c, fb, i, gx0+x, gy, sw, x, kp, kc)
-			if d.bit(&m.keep[c.keep]) == 1 {
+			kc[x] = 1
+			if fresh == 0 && d.bit(&m.keep[c.keep]) == 1 {
 				kc[x] = 0
 				continue
 			}
-			kc[x] = 1
 			v, hit := m.decodeColor(d, &c)
 			m.learn(&c, v, hit)
 			fb[i] = v

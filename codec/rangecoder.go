@@ -105,8 +105,8 @@ func (e *rcEncoder) tree(ps []prob, n int, v int) {
 
 // finish flushes the coder and returns out with its bytes appended. It
 // settles on the value of the final interval with the most trailing zero
-// bits, leaves out the first byte (always zero) and the trailing zero
-// bytes: the decoder reads zeros past the end of its input.
+// bits, leaves out the first byte (always zero) and up to four trailing
+// zero bytes: the decoder reads zeros past the end of its input.
 func (e *rcEncoder) finish() []byte {
 	hi := e.low + uint64(e.rng) - 1
 	for k := 32; k >= 0; k-- {
@@ -119,8 +119,9 @@ func (e *rcEncoder) finish() []byte {
 	for range 5 {
 		e.shiftLow()
 	}
+	// At most four zeros go: the decoder's overrun check allows as many.
 	out := e.out
-	for len(out) > e.start && out[len(out)-1] == 0 {
+	for n := 0; n < 4 && len(out) > e.start && out[len(out)-1] == 0; n++ {
 		out = out[:len(out)-1]
 	}
 	if len(out) == e.start {
