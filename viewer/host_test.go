@@ -245,11 +245,25 @@ func (h *testHost) read(ctx context.Context) {
 		b, err := h.ch.Recv(ctx)
 		if err != nil {
 			if errors.Is(err, proto.ErrInterrupted) {
-				// The test resumes the channel on a new pipe.
-				conn := <-h.b.hostConns
-				if _, err := h.ch.Resume(ctx, conn); err != nil {
-					h.end = err
-					return
+				// The test resumes the channel on a new pipe; like the
+				// agent, a failed resumption waits for the next one.
+				for {
+					var conn proto.MsgConn
+					select {
+					case conn = <-h.b.hostConns:
+					case <-ctx.Done():
+						h.end = ctx.Err()
+						return
+					}
+					_, err := h.ch.Resume(ctx, conn)
+					if err == nil {
+						break
+					}
+					var ce *proto.CloseError
+					if errors.Is(err, proto.ErrResumeExpired) || errors.Is(err, proto.ErrResumeLimit) || errors.As(err, &ce) {
+						h.end = err
+						return
+					}
 				}
 				continue
 			}

@@ -704,10 +704,15 @@ func (s *Session) tickLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-s.kick:
+			// A move asked for while one is under way is merged into it:
+			// closing the connection being resumed on would only make the
+			// resumption fail and start over.
 			s.mu.Lock()
-			c := s.conn
+			c, moving := s.conn, s.state == StateReconnecting
 			s.mu.Unlock()
-			c.Close()
+			if !moving {
+				c.Close()
+			}
 		case <-pingC:
 			s.send(ctx, &proto.Ping{Time: s.micros()}, false)
 		case <-statsC:
