@@ -7,7 +7,7 @@ package codec
 //   - for each pixel in raster order, "ink or not" with a context of the
 //     eight nearest pixels already coded (W, WW, NW, N, NE, NN, NWW, NEE);
 //   - for each ink pixel, its colour: "same as W", else "same as N", else
-//     its place in a move-to-front list of the 63 most recent colours,
+//     its place in a move-to-front list of the 255 most recent colours,
 //     else (escape) the colour itself, channel by channel.
 //
 // Glyphs of one font and colour thus cost a fraction of a bit per
@@ -15,7 +15,12 @@ package codec
 
 import "slices"
 
-const mtfSize = 63
+// mtfBits is the bit length of a place in the recent-colour list;
+// mtfSize (the escape) is the number of places.
+const (
+	mtfBits = 8
+	mtfSize = 1<<mtfBits - 1
+)
 
 type markModel struct {
 	size  [2][64]prob
@@ -151,7 +156,7 @@ func (m *markModel) encodeColor(e *rcEncoder, c, cw, cn, key uint32, k int) {
 		}
 		e.bit(&m.eqP[k][ctx], 0)
 	}
-	m.color.encode(e, c, k, 0)
+	m.color.encode(e, c, k, 0, numMagCtx-1)
 }
 
 // decode reads one mark into pix (grown as needed) and returns it with
@@ -207,5 +212,5 @@ func (m *markModel) decodeColor(d *rcDecoder, cw, cn, key uint32, k int) uint32 
 			return p
 		}
 	}
-	return m.color.decode(d, k, 0)
+	return m.color.decode(d, k, 0, numMagCtx-1)
 }

@@ -1,5 +1,7 @@
 package codec
 
+import "math/bits"
+
 // Pixel tiles (text, UI, anything with few colours) are coded with the
 // range coder against the decoder's framebuffer as it stands when the
 // tile is reached: after the copies, lossy rects and marks of the update
@@ -31,8 +33,10 @@ type pixModel struct {
 	fresh   [2]prob
 	rowKeep [4]prob
 	rowN    [4]prob
-	keep    [18]prob
-	eq      [numCands][64]prob
+	keep    [36]prob
+	eq      [numCands][256]prob
+	// prevHit: how the pixel to the left in the row was coded (hitClass).
+	prevHit int
 	pred    [3][1 << predBits]uint32
 	color   colorModel
 	// Per-row "kept" flags of the tile being coded (0 kept, 1 written).
@@ -52,6 +56,26 @@ const (
 	candPred3
 	numCands
 )
+
+// How the previous pixel of a row was coded: part of the context of the
+// candidates' bits (runs of one kind).
+const (
+	hitKept  = iota // kept, or first coded pixel of the row
+	hitW            // same as W
+	hitCand         // another candidate
+	hitColor        // by the recent colours or literally
+	hitNone  = hitKept
+)
+
+func hitClass(hit int) int {
+	switch hit {
+	case candW:
+		return hitW
+	case numCands:
+		return hitColor
+	}
+	return hitCand
+}
 
 // Row modes, and the context of the next row's mode.
 const (
@@ -121,9 +145,12 @@ func (m *pixModel) context(c *pixCtx, fb []uint32, i, gx, gy, sw, x int, kp, kc 
 	if kp != nil {
 		kn = int(kp[x])
 	}
-	c.keep = (kw*3 + kn) * 2
+	c.keep = (kw*3 + kn) * 4
 	if old == w {
 		c.keep++
+	}
+	if old == n {
+		c.keep += 2
 	}
 	c.sig = 0
 	if w == n {
@@ -254,6 +281,7 @@ func (m *pixModel) encode(e *rcEncoder, cur, fb []uint32, off, sw, w, h int) {
 			}
 		}
 		mode = rowCoded
+		m.prevHit = hitNone
 		for x := 0; x < w; x++ {
 			i := off + y*sw + x
 			v := row[x]
@@ -263,11 +291,14 @@ func (m *pixModel) encode(e *rcEncoder, cur, fb []uint32, off, sw, w, h int) {
 				if v == old {
 					e.bit(&m.keep[c.keep], 1)
 					kc[x] = 0
+					m.prevHit = hitKept
 					continue
 				}
 				e.bit(&m.keep[c.keep], 0)
 			}
-			m.learn(&c, v, m.encodeColor(e, &c, v))
+			hit := m.encodeColor(e, &c, v)
+			m.learn(&c, v, hit)
+			m.prevHit = hitClass(hit)
 			fb[i] = v
 		}
 	}
@@ -282,12 +313,13 @@ func (m *pixModel) encodeColor(e *rcEncoder, c *pixCtx, v uint32) int {
 			continue
 		}
 		if v == cv {
-			e.bit(&m.eq[k][c.sig], 1)
+			e.bit(&m.eq[k][c.sig|m.prevHit<<6], 1)
 			return k
 		}
-		e.bit(&m.eq[k][c.sig], 0)
+		e.bit(&m.eq[k][c.sig|m.prevHit<<6], 0)
 	}
-	m.color.encode(e, v, min(c.nt, 4), c.litPred())
+	ref, act := c.litPred()
+	m.color.encode(e, v, min(c.nt, 4), ref, act)
 	return numCands
 }
 
@@ -321,16 +353,19 @@ func (m *pixModel) decode(d *rcDecoder, fb []uint32, off, sw, w, h int) {
 			continue
 		}
 		mode = rowCoded
+		m.prevHit = hitNone
 		for x := 0; x < w; x++ {
 			i := off + y*sw + x
 			m.context(&c, fb, i, gx0+x, gy, sw, x, kp, kc)
 			kc[x] = 1
 			if fresh == 0 && d.bit(&m.keep[c.keep]) == 1 {
 				kc[x] = 0
+				m.prevHit = hitKept
 				continue
 			}
 			v, hit := m.decodeColor(d, &c)
 			m.learn(&c, v, hit)
+			m.prevHit = hitClass(hit)
 			fb[i] = v
 		}
 	}
@@ -342,11 +377,12 @@ func (m *pixModel) decodeColor(d *rcDecoder, c *pixCtx) (uint32, int) {
 		if cv == 0 {
 			continue
 		}
-		if d.bit(&m.eq[k][c.sig]) == 1 {
+		if d.bit(&m.eq[k][c.sig|m.prevHit<<6]) == 1 {
 			return cv, k
 		}
 	}
-	return m.color.decode(d, min(c.nt, 4), c.litPred()), numCands
+	ref, act := c.litPred()
+	return m.color.decode(d, min(c.nt, 4), ref, act), numCands
 }
 
 func b2i(b bool) int {
@@ -364,31 +400,38 @@ func b2i8(b bool) uint8 {
 }
 
 // colorModel codes colours by their place in a move-to-front list of the
-// 63 most recent ones (escape: the colour itself as green, red - green
-// and blue - green, so that greys cost one channel),
-// under a small context chosen by the caller.
+// 255 most recent ones (a screen's anti-aliased text and icons use a few
+// hundred), under a small context chosen by the caller; escape: the
+// colour itself as green, red - green and blue - green (greys cost one
+// channel), each as the zigzagged difference from a prediction, green
+// under the activity around the pixel, the others under the size of the
+// previous channel's difference.
 type colorModel struct {
-	mtf     [5][64]prob
-	lit     [3][256]prob
+	mtfLen  [5][16]prob
+	mtfLow  [1 << mtfBits]prob
+	lit     [3][numMagCtx][256]prob
 	recent  [mtfSize]uint32
 	nrecent int
-	// in counts the recent colours by a hash of 8 bits: a colour whose
+	// in counts the recent colours by a hash of 10 bits: a colour whose
 	// count is zero is not among them, without a search.
-	in [256]uint8
+	in [1 << 10]uint8
 }
 
 func (m *colorModel) reset() {
-	for i := range m.mtf {
-		initProbs(m.mtf[i][:])
+	for i := range m.mtfLen {
+		initProbs(m.mtfLen[i][:])
 	}
+	initProbs(m.mtfLow[:])
 	for i := range m.lit {
-		initProbs(m.lit[i][:])
+		for j := range m.lit[i] {
+			initProbs(m.lit[i][j][:])
+		}
 	}
 	m.nrecent = 0
 	clear(m.in[:])
 }
 
-func colorHash(c uint32) uint8 { return uint8((c * 0x9E3779B1) >> 24) }
+func colorHash(c uint32) uint32 { return (c * 0x9E3779B1) >> 22 }
 
 // find returns the place of c among the recent colours, nrecent if it is
 // not one of them.
@@ -421,48 +464,105 @@ func (m *colorModel) toFront(i int, c uint32) {
 // touch moves c to the front of the recent colours.
 func (m *colorModel) touch(c uint32) { m.toFront(m.find(c), c) }
 
-func (m *colorModel) encode(e *rcEncoder, c uint32, k int, ref uint32) {
+// encodePlace codes a place in the recent colours (mtfSize: escape) as
+// its bit length under context k, then the bits below the leading one
+// under the bit length alone: deep places are rare, and share their
+// statistics across contexts.
+func (m *colorModel) encodePlace(e *rcEncoder, k, i int) {
+	n := bits.Len(uint(i))
+	e.tree(m.mtfLen[k][:], 4, n)
+	if n > 1 {
+		e.tree(m.mtfLow[1<<(n-1):], n-1, i-1<<(n-1))
+	}
+}
+
+func (m *colorModel) decodePlace(d *rcDecoder, k int) int {
+	n := d.tree(m.mtfLen[k][:], 4)
+	if n <= 1 {
+		return n
+	}
+	if n > mtfBits {
+		return mtfSize // corrupt: an escape
+	}
+	return 1<<(n-1) + d.tree(m.mtfLow[1<<(n-1):], n-1)
+}
+
+func (m *colorModel) encode(e *rcEncoder, c uint32, k int, ref uint32, act int) {
 	i := m.find(c)
 	known := i < m.nrecent
 	m.toFront(i, c)
 	if known {
-		e.tree(m.mtf[k][:], 6, i)
+		m.encodePlace(e, k, i)
 		return
 	}
-	e.tree(m.mtf[k][:], 6, mtfSize)
+	m.encodePlace(e, k, mtfSize)
 	g, rg, bg := planes(c)
 	pg, prg, pbg := planes(ref)
-	e.tree(m.lit[0][:], 8, (g-pg)&0xff)
-	e.tree(m.lit[1][:], 8, (rg-prg)&0xff)
-	e.tree(m.lit[2][:], 8, (bg-pbg)&0xff)
+	dg, drg, db := int8(g-pg), int8(rg-prg), int8(bg-pbg)
+	e.tree(m.lit[0][act][:], 8, zigzag(dg))
+	e.tree(m.lit[1][magCtx(dg)][:], 8, zigzag(drg))
+	e.tree(m.lit[2][magCtx(drg)][:], 8, zigzag(db))
 }
 
-func (m *colorModel) decode(d *rcDecoder, k int, ref uint32) uint32 {
-	i := d.tree(m.mtf[k][:], 6)
+func (m *colorModel) decode(d *rcDecoder, k int, ref uint32, act int) uint32 {
+	i := m.decodePlace(d, k)
 	if i < m.nrecent {
 		c := m.recent[i]
 		m.toFront(i, c)
 		return c
 	}
 	pg, prg, pbg := planes(ref)
-	g := d.tree(m.lit[0][:], 8) + pg
-	rg := d.tree(m.lit[1][:], 8) + prg
-	bg := d.tree(m.lit[2][:], 8) + pbg
-	c := fromPlanes(g&0xff, rg&0xff, bg&0xff)
+	dg := unzigzag(d.tree(m.lit[0][act][:], 8))
+	drg := unzigzag(d.tree(m.lit[1][magCtx(dg)][:], 8))
+	db := unzigzag(d.tree(m.lit[2][magCtx(drg)][:], 8))
+	c := fromPlanes((int(dg)+pg)&0xff, (int(drg)+prg)&0xff, (int(db)+pbg)&0xff)
 	m.toFront(m.nrecent, c)
 	return c
 }
 
 // litPred predicts an escaped colour channel by channel with the median
 // edge detector of W, N and NW (W alone at the screen's edges).
-func (c *pixCtx) litPred() uint32 {
+// The second result is the context of the green channel's residual:
+// how much W, N and NW differ in green (flat, soft, edge, hard edge).
+func (c *pixCtx) litPred() (uint32, int) {
 	if c.w == 0 || c.n == 0 || c.nw == 0 {
-		return c.w
+		return c.w, numMagCtx - 1
 	}
 	var p uint32
 	for sh := 0; sh < 24; sh += 8 {
 		a, b, d := int(c.w>>sh&0xff), int(c.n>>sh&0xff), int(c.nw>>sh&0xff)
 		p |= uint32(med(a, b, d)) << sh
 	}
-	return p | opaque
+	a, b, d := int(c.w>>8&0xff), int(c.n>>8&0xff), int(c.nw>>8&0xff)
+	return p | opaque, magCtx(int8(min(abs(a-d)+abs(b-d), 127)))
 }
+
+// numMagCtx is the number of contexts magCtx tells apart.
+const numMagCtx = 4
+
+// magCtx buckets the size of a residual or gradient.
+func magCtx(v int8) int {
+	a := abs(int(v))
+	switch {
+	case a == 0:
+		return 0
+	case a < 8:
+		return 1
+	case a < 32:
+		return 2
+	}
+	return 3
+}
+
+func abs(v int) int {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+// zigzag maps a residual to 0, -1, 1, -2, ... -> 0, 1, 2, 3, ...: small
+// residuals share the high bits of the tree.
+func zigzag(v int8) int { return int(uint8(v<<1) ^ uint8(v>>7)) }
+
+func unzigzag(z int) int8 { return int8(uint8(z)>>1) ^ -int8(z&1) }
