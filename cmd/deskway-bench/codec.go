@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -96,6 +98,7 @@ type codecFlags struct {
 	maxFrames int
 	level     int
 	verbose   bool
+	cpuprof   string
 }
 
 func runCodec(args []string) error {
@@ -118,6 +121,7 @@ func runCodec(args []string) error {
 	fs.IntVar(&f.maxFrames, "frames", 0, "Use only the first N frames of each trace (0 = all).")
 	fs.IntVar(&f.level, "zstd-level", 0, "zstd level of the codec's entropy stage, 1-4 (0 = the codec's default). Unstable: for experiments.")
 	fs.BoolVar(&f.verbose, "v", false, "Print each frame's update size and encode time to stderr.")
+	fs.StringVar(&f.cpuprof, "cpuprofile", "", "Write a CPU profile of the whole run to this file (look at it with go tool pprof -focus 'codec.*Encode').")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -129,6 +133,17 @@ func runCodec(args []string) error {
 	if fs.NArg() == 0 {
 		fs.Usage()
 		return fmt.Errorf("no trace directories given")
+	}
+	if f.cpuprof != "" {
+		fh, err := os.Create(f.cpuprof)
+		if err != nil {
+			return err
+		}
+		defer fh.Close()
+		if err := pprof.StartCPUProfile(fh); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	var results []traceResult
 	for _, dir := range fs.Args() {
@@ -233,7 +248,15 @@ func benchTrace(dir string, f codecFlags) (traceResult, error) {
 		// the timed calls: they time the codec alone.
 		runtime.GC()
 		c0, t0 := cpuNow(), time.Now()
-		update, err = enc.Encode(update[:0], codec.FrameFromRGBA(src))
+		if f.cpuprof != "" {
+			// Each frame's samples carry its trace and number
+			// (pprof -tagfocus 'frame=^web-scroll/57$').
+			pprof.Do(context.Background(), pprof.Labels("frame", man.Name+"/"+strconv.Itoa(i)), func(context.Context) {
+				update, err = enc.Encode(update[:0], codec.FrameFromRGBA(src))
+			})
+		} else {
+			update, err = enc.Encode(update[:0], codec.FrameFromRGBA(src))
+		}
 		c1, t1 := cpuNow(), time.Now()
 		if err != nil {
 			return res, fmt.Errorf("%s frame %d: %w", man.Name, i, err)
