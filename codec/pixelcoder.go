@@ -32,7 +32,7 @@ import "math/bits"
 type pixModel struct {
 	fresh   [2]prob
 	rowKeep [4]prob
-	rowN    [4]prob
+	rowN    [8]prob
 	keep    [36]prob
 	eq      [numCands][256]prob
 	// prevHit: how the pixel to the left in the row was coded (hitClass).
@@ -270,7 +270,7 @@ func (m *pixModel) encode(e *rcEncoder, cur, fb []uint32, off, sw, w, h int) {
 		if gy > 0 {
 			above := fb[off+(y-1)*sw : off+(y-1)*sw+w]
 			same := equalU32(row, above)
-			e.bit(&m.rowN[mode], b2i(same))
+			e.bit(&m.rowN[mode+4*fresh], b2i(same))
 			if same {
 				for x := range kc {
 					kc[x] = b2i8(row[x] != dst[x])
@@ -343,7 +343,7 @@ func (m *pixModel) decode(d *rcDecoder, fb []uint32, off, sw, w, h int) {
 			mode = rowKept
 			continue
 		}
-		if gy > 0 && d.bit(&m.rowN[mode]) == 1 {
+		if gy > 0 && d.bit(&m.rowN[mode+4*fresh]) == 1 {
 			above := fb[off+(y-1)*sw : off+(y-1)*sw+w]
 			for x := range kc {
 				kc[x] = b2i8(above[x] != dst[x])
