@@ -23,7 +23,9 @@ package proto
 // Reliability across resumption: every application message gets an
 // application sequence number (app_seq, one counter per direction, for
 // reliable and unreliable messages alike). The receiver acknowledges
-// cumulatively (ACK every AckInterval while reliable data arrived).
+// cumulatively (ACK every AckInterval while reliable data arrived, and at
+// once after every ackEagerBytes of it, so a sender's MaxUnacked buffer,
+// not the ACK timer, bounds the throughput of reliable messages).
 // Reliable messages stay buffered until acknowledged (at most MaxUnacked
 // bytes: Send then waits). On resumption each side tells the other the
 // last app_seq it received; reliable messages after it are retransmitted
@@ -204,7 +206,9 @@ type Channel struct {
 	nextSeq      uint64 // last app_seq assigned to a message we sent
 	rxSeq        uint64 // last app_seq we received and queued
 	ackDue       bool
-	unacked      []sentMsg // reliable messages sent, not acknowledged
+	rxUnacked    int           // reliable bytes received since the last ACK
+	ackNow       chan struct{} // asks the tick loop for an ACK before its tick
+	unacked      []sentMsg     // reliable messages sent, not acknowledged
 	unackedBytes int
 	spaceCh      chan struct{} // closed and replaced when unacked shrinks
 	resume       resumeState
@@ -361,6 +365,7 @@ func newChannel(role Role, conn MsgConn, res *handshakeResult, opts ChannelOptio
 		rxq:     make(chan []byte, opts.RecvQueue),
 		closing: make(chan struct{}),
 		spaceCh: make(chan struct{}),
+		ackNow:  make(chan struct{}, 1),
 		lastRx:  now,
 		lastTx:  now,
 	}
@@ -763,10 +768,19 @@ func (c *Channel) handleRecord(g *connGen, typ recordType, pt []byte) (stop bool
 		g.readBlocked.Store(false)
 		c.mu.Lock()
 		c.rxSeq = seq
+		eager := false
 		if typ == recData {
 			c.ackDue = true
+			c.rxUnacked += len(msg)
+			eager = c.rxUnacked >= ackEagerBytes
 		}
 		c.mu.Unlock()
+		if eager {
+			select {
+			case c.ackNow <- struct{}{}:
+			default: // one is already asked for
+			}
+		}
 	case recAck:
 		a := binary.BigEndian.Uint64(pt)
 		c.mu.Lock()
@@ -803,6 +817,11 @@ func (c *Channel) ackLocked(a uint64) {
 	c.spaceCh = make(chan struct{})
 }
 
+// ackEagerBytes of reliable data received make the receiver ACK at once:
+// a quarter of the default MaxUnacked, so a sender with the default buffer
+// keeps sending while the ACK travels.
+const ackEagerBytes = 1 << 20
+
 // tickLoop sends ACKs and keepalives and notices a silent peer.
 func (c *Channel) tickLoop(g *connGen) {
 	defer c.wg.Done()
@@ -818,13 +837,14 @@ func (c *Channel) tickLoop(g *connGen) {
 		case <-c.closing:
 			return
 		case <-t.C:
+		case <-c.ackNow:
 		}
 		now := c.opts.Clock()
 		c.mu.Lock()
 		silent := now.Sub(c.lastRx)
 		idle := now.Sub(c.lastTx)
 		ack, ackSeq := c.ackDue, c.rxSeq
-		c.ackDue = false
+		c.ackDue, c.rxUnacked = false, 0
 		c.mu.Unlock()
 		if silent >= c.opts.DeadAfter && !g.readBlocked.Load() {
 			c.breakConn(g, fmt.Errorf("%w: no record from the peer for %v", ErrInterrupted, silent.Round(time.Millisecond)))

@@ -308,6 +308,39 @@ func TestChannelConcurrentSenders(t *testing.T) {
 	wg.Wait()
 }
 
+// TestChannelEagerAck: with the ACK timer out of the way, a receiver
+// that keeps reading still acknowledges every ackEagerBytes, so reliable
+// messages worth several times the sender's MaxUnacked get through.
+func TestChannelEagerAck(t *testing.T) {
+	s := NewTestSetupForTest(t, ModeSupport, t.Name())
+	for _, o := range []*ChannelOptions{&s.Host.Options, &s.Viewer.Options} {
+		o.AckInterval, o.KeepaliveInterval, o.DeadAfter = time.Hour, time.Hour, 4*time.Hour
+	}
+	h, v := PairForTest(t, s)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	msg := make([]byte, MaxPayload)
+	n := 3 * (4 << 20) / len(msg) // three default MaxUnacked buffers
+	errc := make(chan error, 1)
+	go func() {
+		for range n {
+			if err := h.Send(ctx, msg, true); err != nil {
+				errc <- err
+				return
+			}
+		}
+		errc <- nil
+	}()
+	for i := range n {
+		if _, err := v.Recv(ctx); err != nil {
+			t.Fatalf("message %d of %d: %v", i, n, err)
+		}
+	}
+	if err := <-errc; err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+}
+
 // TestChannelNoGoroutineLeak: Close waits for every goroutine the channel
 // started, also after resumptions and on failed handshakes.
 func TestChannelNoGoroutineLeak(t *testing.T) {

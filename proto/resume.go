@@ -259,7 +259,7 @@ func (c *Channel) Resume(ctx context.Context, conn MsgConn) (ResumeInfo, error) 
 	c.gen = g
 	c.lastRx = now
 	c.lastTx = now
-	c.ackDue = false
+	c.ackDue, c.rxUnacked = false, 0
 	c.resume.times = append(c.resume.times, now)
 	if c.role == RoleViewer {
 		c.resume.rs.wipe()
