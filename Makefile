@@ -16,6 +16,10 @@ RACE_PKGS  := ./proto/... ./relay/... ./broker/... ./agent/... ./viewer/...
 # Packages whose known-answer tests must also pass under GOOS=js GOARCH=wasm.
 WASM_PKGS  := ./proto/ ./codec/ ./viewer/
 
+# build and test install missing Debian packages first (scripts/deps.sh
+# is a no-op when they are present); SKIP_DEPS=1 leaves that out.
+DEPS       := $(if $(SKIP_DEPS),,deps)
+
 # Pure-Go binaries build with CGO_ENABLED=0; the agent and the native viewer
 # need cgo (X11, GL). Only commands that exist are built.
 SERVERS    := $(notdir $(wildcard $(addprefix cmd/,deskway-broker deskway-relay deskway-bench)))
@@ -33,12 +37,12 @@ deps: ## Install the Debian packages the build, tests and demo need (idempotent)
 wasm: ## Build the browser viewer's core (web/static/deskway.wasm).
 	@bash scripts/wasm.sh
 
-build: wasm ## Build every binary into bin/.
+build: $(DEPS) wasm ## Build every binary into bin/ (installs missing packages first).
 	@mkdir -p $(BIN)
 	$(if $(SERVERS),CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ $(addprefix ./cmd/,$(SERVERS)))
 	$(if $(CGO_BINS),CGO_ENABLED=1 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ $(addprefix ./cmd/,$(CGO_BINS)))
 
-test: wasm ## Run every test: vet, gofmt, race on concurrent packages, wasm KATs.
+test: $(DEPS) wasm ## Run every test: vet, gofmt, race on concurrent packages, wasm KATs (installs missing packages first).
 	@bash scripts/lint.sh
 	$(GO) test -race -timeout 20m $(RACE_PKGS)
 	$(GO) test -timeout 20m $$($(GO) list ./... | grep -v -E '/(proto|relay|broker|agent|viewer)(/|$$)')
