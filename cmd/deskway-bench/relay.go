@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
@@ -9,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -59,9 +61,10 @@ func parseRelayFlags(args []string) (*relayFlags, error) {
 	fs.IntVar(&f.size, "size", 400, "Message size in bytes (at least 20: timestamp, sequence, flow).")
 	fs.DurationVar(&f.duration, "duration", 10*time.Second, "Measured time of each run, after -warmup.")
 	fs.DurationVar(&f.warmup, "warmup", 2*time.Second, "Load before the measurement starts.")
+	fs.DurationVar(&f.wp.Phase, "phase", time.Second, "Relay and direct alternate in phases this long (relay, direct, relay, …; same connections and pacing); 0 drives both at once.")
 	fs.IntVar(&f.procs, "procs", 0, "Load-generator processes (0: 2, or one per 4 000 sessions; a process may open at most 20 000 files here).")
 	fs.StringVar(&f.relayBin, "relay", "", "deskway-relay binary (default: next to this binary, then bin/, then $PATH).")
-	fs.BoolVar(&f.direct, "direct", true, "Also drive the direct WebSocket echo path with the same load, interleaved with the relay's, for the added latency.")
+	fs.BoolVar(&f.direct, "direct", true, "Also drive the direct WebSocket echo path with the same load, in phases alternating with the relay's (-phase), for the added latency.")
 	fs.StringVar(&f.mode, "mode", "load", "load: N paced sessions; throughput: one session as fast as it goes, relay vs direct; rtt: one session, 1 message in flight, round trips relay vs direct.")
 	fs.IntVar(&f.loops, "loops", 0, "Relay event loops (-loops of deskway-relay; 0: its default).")
 	fs.StringVar(&f.relayArgs, "relay-args", "", "More flags for deskway-relay, space-separated (e.g. \"-pprof-addr 127.0.0.1:6060\").")
@@ -79,6 +82,9 @@ func parseRelayFlags(args []string) (*relayFlags, error) {
 	}
 	if f.size < 20 {
 		return nil, fmt.Errorf("-size %d: at least 20", f.size)
+	}
+	if f.wp.Phase < 0 {
+		return nil, errors.New("-phase must not be negative")
 	}
 	if f.rate <= 0 || f.sessions <= 0 || f.runs <= 0 {
 		return nil, errors.New("-rate, -sessions and -runs must be positive")
@@ -345,32 +351,47 @@ func relayLoadAvg() string {
 
 // loadResult is one run's (or the relayMedians') figures.
 type loadResult struct {
-	Sessions        int     `json:"sessions"`
-	MsgsPerS        float64 `json:"msgs_per_s"`
-	Lost            int64   `json:"lost"`
-	P50             float64 `json:"p50_us"`
-	P99             float64 `json:"p99_us"`
-	P999            float64 `json:"p999_us"`
-	DirectP50       float64 `json:"direct_p50_us"`
-	DirectP99       float64 `json:"direct_p99_us"`
-	DirectP999      float64 `json:"direct_p999_us"`
-	AddedP50        float64 `json:"added_p50_us"`
-	AddedP99        float64 `json:"added_p99_us"`
-	CPUPerMsg       float64 `json:"cpu_us_per_msg"`
-	RelayCPU        float64 `json:"relay_cpu_cores"`
-	RSSPerConn      float64 `json:"rss_bytes_per_conn"`
-	RSSIdle         int64   `json:"rss_idle_bytes"`
-	RSSLoad         int64   `json:"rss_load_bytes"`
-	Goroutines      float64 `json:"goroutines"`
-	GenMsgsPerS     float64 `json:"generator_msgs_per_s"`
-	GenCPU          float64 `json:"generator_cpu_cores"`
-	EchoCPU         float64 `json:"echo_cpu_cores"`
-	DirectLost      int64   `json:"direct_lost"`
-	Load            string  `json:"load_avg"`
-	Runs            int     `json:"runs"`
-	Size            int     `json:"size"`
-	Rate            int     `json:"rate"`
-	DurationSeconds float64 `json:"duration_s"`
+	Sessions        int           `json:"sessions"`
+	MsgsPerS        float64       `json:"msgs_per_s"`
+	Lost            int64         `json:"lost"`
+	P50             float64       `json:"p50_us"`
+	P99             float64       `json:"p99_us"`
+	P999            float64       `json:"p999_us"`
+	DirectP50       float64       `json:"direct_p50_us"`
+	DirectP99       float64       `json:"direct_p99_us"`
+	DirectP999      float64       `json:"direct_p999_us"`
+	AddedP50        float64       `json:"added_p50_us"`
+	AddedP99        float64       `json:"added_p99_us"`
+	CPUPerMsg       float64       `json:"cpu_us_per_msg"`
+	RelayCPU        float64       `json:"relay_cpu_cores"`
+	RSSPerConn      float64       `json:"rss_bytes_per_conn"`
+	RSSIdle         int64         `json:"rss_idle_bytes"`
+	RSSLoad         int64         `json:"rss_load_bytes"`
+	Goroutines      float64       `json:"goroutines"`
+	GenMsgsPerS     float64       `json:"generator_msgs_per_s"`
+	GenCPU          float64       `json:"generator_cpu_cores"`
+	GenCPUPerMsg    float64       `json:"generator_cpu_us_per_msg"`
+	EchoCPU         float64       `json:"echo_cpu_cores"`
+	DirectLost      int64         `json:"direct_lost"`
+	Load            string        `json:"load_avg"`
+	Runs            int           `json:"runs"`
+	Size            int           `json:"size"`
+	Rate            int           `json:"rate"`
+	DurationSeconds float64       `json:"duration_s"`
+	PhaseSeconds    float64       `json:"phase_s"`
+	Phases          []phaseResult `json:"phases,omitempty"`
+	PerRun          []loadResult  `json:"per_run,omitempty"`
+}
+
+// phaseResult is one phase of one run: the path it drove and its figures
+// (messages sent in the measured window).
+type phaseResult struct {
+	Phase int     `json:"phase"`
+	Path  string  `json:"path"`
+	Sent  uint64  `json:"sent"`
+	Lost  int64   `json:"lost"`
+	P50   float64 `json:"p50_us"`
+	P99   float64 `json:"p99_us"`
 }
 
 func runLoad(f *relayFlags, bin string) error {
@@ -391,6 +412,9 @@ func runLoad(f *relayFlags, bin string) error {
 		results = append(results, r)
 	}
 	m := relayMedians(results)
+	if len(results) > 1 {
+		m.PerRun, m.Phases = results, nil
+	}
 	if f.json {
 		b, _ := json.Marshal(m)
 		fmt.Println(string(b))
@@ -417,7 +441,21 @@ func (r *loadResult) table(w io.Writer) {
 	row("relay CPU per forwarded message", fmt.Sprintf("%.2f µs (%.2f cores)", r.CPUPerMsg, r.RelayCPU))
 	row("relay RSS per idle connection", fmt.Sprintf("%.0f B (%.1f MiB idle, %.1f MiB under load)", r.RSSPerConn, float64(r.RSSIdle)/(1<<20), float64(r.RSSLoad)/(1<<20)))
 	row("relay goroutines", fmt.Sprintf("%.0f", r.Goroutines))
-	row("load generator / echo server CPU", fmt.Sprintf("%.2f / %.2f cores", r.GenCPU, r.EchoCPU))
+	row("load generator / echo server CPU", fmt.Sprintf("%.2f cores, %.1f µs per message sent and received / %.2f cores", r.GenCPU, r.GenCPUPerMsg, r.EchoCPU))
+	runs := r.PerRun
+	if runs == nil {
+		runs = []loadResult{*r}
+	}
+	if len(runs[0].Phases) > 1 {
+		fmt.Fprintf(w, "  phases of %v, p99 in µs (relay, direct alternating; p50 in brackets):\n", time.Duration(r.PhaseSeconds*float64(time.Second)))
+		for i, rr := range runs {
+			fmt.Fprintf(w, "    run %d:", i+1)
+			for _, ph := range rr.Phases {
+				fmt.Fprintf(w, " %s %.0f (%.0f)", ph.Path[:1], ph.P99, ph.P50)
+			}
+			fmt.Fprintln(w)
+		}
+	}
 }
 
 func relayMedians(rs []loadResult) loadResult {
@@ -450,6 +488,7 @@ func relayMedians(rs []loadResult) loadResult {
 	m.Goroutines = med(func(r *loadResult) float64 { return r.Goroutines })
 	m.GenMsgsPerS = med(func(r *loadResult) float64 { return r.GenMsgsPerS })
 	m.GenCPU = med(func(r *loadResult) float64 { return r.GenCPU })
+	m.GenCPUPerMsg = med(func(r *loadResult) float64 { return r.GenCPUPerMsg })
 	m.EchoCPU = med(func(r *loadResult) float64 { return r.EchoCPU })
 	m.Load = relayLoadAvg()
 	return m
@@ -457,6 +496,12 @@ func relayMedians(rs []loadResult) loadResult {
 
 func loadRun(f *relayFlags, bin string, e *relayEnv) (loadResult, error) {
 	res := loadResult{Sessions: f.sessions, Size: f.size, Rate: f.rate, DurationSeconds: f.duration.Seconds()}
+	// The share of the time each path is driven.
+	share := 1.0
+	if f.direct && f.wp.Phase > 0 {
+		share = 0.5
+		res.PhaseSeconds = f.wp.Phase.Seconds()
+	}
 	relay, raddr, err := startRelay(bin, e, f)
 	if err != nil {
 		return res, err
@@ -501,7 +546,7 @@ func loadRun(f *relayFlags, bin string, e *relayEnv) (loadResult, error) {
 		args := []string{"relay", "-worker", "-relay-addr", raddr, "-echo-addr", eaddr, "-key-file", e.keyFile,
 			"-first", strconv.Itoa(first), "-sessions", strconv.Itoa(n), "-rate", strconv.Itoa(f.rate),
 			"-size", strconv.Itoa(f.size), "-warmup", f.warmup.String(), "-duration", f.duration.String(),
-			"-direct=" + strconv.FormatBool(f.direct)}
+			"-phase", f.wp.Phase.String(), "-direct=" + strconv.FormatBool(f.direct)}
 		w, err := startProc(exe, args...)
 		if err != nil {
 			return res, err
@@ -528,11 +573,12 @@ func loadRun(f *relayFlags, bin string, e *relayEnv) (loadResult, error) {
 		res.Goroutines = m["go_goroutines"]
 	}
 
+	// Every worker starts at the same moment, so that their phases agree.
+	start := time.Now().Add(100 * time.Millisecond)
 	for _, w := range workers {
-		io.WriteString(w.stdin, "go\n")
+		fmt.Fprintf(w.stdin, "go %d\n", start.UnixNano())
 	}
-	start := time.Now()
-	time.Sleep(f.warmup)
+	time.Sleep(time.Until(start.Add(f.warmup)))
 	cpu0, _, _ := procStat(pid)
 	others := func() (gen, echoCPU time.Duration) {
 		for _, w := range workers {
@@ -553,18 +599,25 @@ func loadRun(f *relayFlags, bin string, e *relayEnv) (loadResult, error) {
 	m1, _ := scrapeMetrics(raddr, "deskway_relay_messages_total")
 	el := time.Since(t0)
 	res.GenCPU = (gen1 - gen0).Seconds() / el.Seconds()
-	res.EchoCPU = (echo1 - echo0).Seconds() / el.Seconds()
+	// Relay and echo figures are per second of their own phases: the
+	// relay idles in the direct phases, the echo server in the relay's.
+	res.EchoCPU = (echo1 - echo0).Seconds() / el.Seconds() / share
 	msgs := m1["deskway_relay_messages_total"] - m0["deskway_relay_messages_total"]
 	res.RSSLoad = rssLoad
-	res.MsgsPerS = msgs / el.Seconds()
+	res.MsgsPerS = msgs / el.Seconds() / share
 	if msgs > 0 {
 		res.CPUPerMsg = float64((cpu1 - cpu0).Microseconds()) / msgs
 	}
-	res.RelayCPU = (cpu1 - cpu0).Seconds() / el.Seconds()
+	res.RelayCPU = (cpu1 - cpu0).Seconds() / el.Seconds() / share
 	res.Load = relayLoadAvg()
 
 	var rh, dh latCounts
 	var rsent, rrecv, rgaps, dsent, drecv uint64
+	type phaseKey struct{ phase, path int }
+	phases := map[phaseKey]*struct {
+		h          latCounts
+		sent, recv uint64
+	}{}
 	for _, w := range workers {
 		l, err := w.line()
 		if err != nil {
@@ -581,13 +634,41 @@ func loadRun(f *relayFlags, bin string, e *relayEnv) (loadResult, error) {
 		rgaps += wr.Relay.Gaps
 		dsent += wr.Direct.Sent
 		drecv += wr.Direct.Recv
+		for _, ph := range wr.Phases {
+			if want := f.wp.phasePath(ph.Phase); want >= 0 && want != ph.Path {
+				continue // the few sent just as the phase turned
+			}
+			k := phaseKey{ph.Phase, ph.Path}
+			if phases[k] == nil {
+				phases[k] = &struct {
+					h          latCounts
+					sent, recv uint64
+				}{}
+			}
+			phases[k].h.merge(ph.Hist)
+			phases[k].sent += ph.Sent
+			phases[k].recv += ph.Recv
+		}
+	}
+	for _, k := range slices.SortedFunc(maps.Keys(phases), func(a, b phaseKey) int {
+		return cmp.Or(cmp.Compare(a.phase, b.phase), cmp.Compare(a.path, b.path))
+	}) {
+		ph := phases[k]
+		if ph.sent == 0 {
+			continue
+		}
+		res.Phases = append(res.Phases, phaseResult{Phase: k.phase, Path: []string{"relay", "direct"}[k.path], Sent: ph.sent,
+			Lost: int64(ph.sent) - int64(ph.recv), P50: ph.h.quantile(0.50), P99: ph.h.quantile(0.99)})
 	}
 	res.Lost = int64(rsent) - int64(rrecv)
 	if int64(rgaps) > res.Lost {
 		res.Lost = int64(rgaps)
 	}
 	res.DirectLost = int64(dsent) - int64(drecv)
-	res.GenMsgsPerS = float64(rrecv) / f.duration.Seconds()
+	res.GenMsgsPerS = float64(rrecv) / f.duration.Seconds() / share
+	if n := rsent + dsent; n > 0 {
+		res.GenCPUPerMsg = (gen1 - gen0).Seconds() * 1e6 / float64(n) * f.duration.Seconds() / el.Seconds()
+	}
 	res.P50, res.P99, res.P999 = rh.quantile(0.50), rh.quantile(0.99), rh.quantile(0.999)
 	if f.direct {
 		res.DirectP50, res.DirectP99, res.DirectP999 = dh.quantile(0.50), dh.quantile(0.99), dh.quantile(0.999)

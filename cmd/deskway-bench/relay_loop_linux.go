@@ -8,24 +8,30 @@ import (
 	"os"
 	"sync"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// evLoop receives the load generator's messages on all its connections
-// from one goroutine on epoll, as the relay does, so that the generator's
-// own CPU per message stays well below the relay's (with a goroutine per
-// connection the generator took more than half a core at 500 sessions).
-// The echo server of the direct path stays a plain goroutine per
-// connection: the reference should be simple, and a loop that blocks on
-// one full socket would hold up every other connection.
+// evLoop runs the load generator's side of all its connections from one
+// goroutine on epoll, as the relay does, so that the generator's own CPU
+// per message stays small next to the relay's (with a goroutine per
+// connection the generator took more than half a core at 500 sessions):
+// it receives on every connection, and on each tick of one timerfd it
+// calls the sender, which writes the messages then due in one tight loop
+// (no goroutine or timer per connection or message). A socket that is
+// full keeps the rest of its bytes (wsConn.pend) until epoll says it has
+// room, so one slow connection never holds up the others. The echo
+// server of the direct path stays a plain goroutine per connection: the
+// reference should be simple.
 type evLoop struct {
 	epfd  int
+	tfd   int // the pacing timerfd, -1 until startTicks
 	mu    sync.Mutex
 	conns map[int32]*evConn
+	tick  func(now time.Time)
 	buf   []byte
-	out   []byte
 }
 
 type evConn struct {
@@ -43,7 +49,7 @@ func newEvLoop() (*evLoop, error) {
 	if err := unix.SetNonblock(epfd, true); err != nil {
 		return nil, err
 	}
-	l := &evLoop{epfd: epfd, conns: map[int32]*evConn{}, buf: make([]byte, 256<<10)}
+	l := &evLoop{epfd: epfd, tfd: -1, conns: map[int32]*evConn{}, buf: make([]byte, 256<<10)}
 	go l.run()
 	return l, nil
 }
@@ -74,8 +80,35 @@ func (l *evLoop) add(c *wsConn, server bool, onMsg func(c *wsConn, op byte, p []
 	l.mu.Lock()
 	l.conns[int32(fd)] = ec
 	l.mu.Unlock()
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(fd)}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(fd)}
 	return unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev)
+}
+
+// startTicks calls tick from the loop every interval (one timerfd for the
+// whole loop) until stopTicks.
+func (l *evLoop) startTicks(interval time.Duration, tick func(now time.Time)) error {
+	tfd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.tick, l.tfd = tick, tfd
+	l.mu.Unlock()
+	ts := unix.NsecToTimespec(int64(interval))
+	if err := unix.TimerfdSettime(tfd, 0, &unix.ItimerSpec{Interval: ts, Value: ts}, nil); err != nil {
+		return err
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(tfd)}
+	return unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, tfd, &ev)
+}
+
+func (l *evLoop) stopTicks() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.tfd >= 0 {
+		unix.TimerfdSettime(l.tfd, 0, &unix.ItimerSpec{}, nil)
+		l.tick = nil
+	}
 }
 
 func (l *evLoop) run() {
@@ -85,19 +118,40 @@ func (l *evLoop) run() {
 		return
 	}
 	events := make([]unix.EpollEvent, 256)
+	var tb [8]byte
 	poll := func(uintptr) bool {
 		for {
 			n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(l.epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
 			if e != 0 {
 				return e != unix.EINTR
 			}
+			var tick func(time.Time)
+			l.mu.Lock()
 			for i := range int(n) {
-				l.mu.Lock()
-				ec := l.conns[events[i].Fd]
+				ev := &events[i]
+				if int(ev.Fd) == l.tfd {
+					rawRead(l.tfd, tb[:])
+					tick = l.tick
+					continue
+				}
+				ec := l.conns[ev.Fd]
+				if ec == nil {
+					continue
+				}
 				l.mu.Unlock()
-				if ec != nil {
+				if ev.Events&unix.EPOLLOUT != 0 && len(ec.c.pend) > 0 {
+					ec.c.flush()
+				}
+				if ev.Events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
 					l.readAll(ec)
 				}
+				l.mu.Lock()
+			}
+			l.mu.Unlock()
+			// Receive first (their timestamps are taken as they are
+			// read), then send what is due.
+			if tick != nil {
+				tick(time.Now())
 			}
 			if int(n) < len(events) {
 				return false
@@ -182,22 +236,49 @@ func rawRead(fd int, p []byte) (int, unix.Errno) {
 	return int(n), e
 }
 
-// rawWriteAll writes p to a non-blocking socket, waiting for room when
-// it is full.
-func rawWriteAll(fd int, p []byte) error {
-	for len(p) > 0 {
-		n, _, e := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+// writeFD writes b to c's non-blocking socket from the loop: what the
+// socket has no room for waits in c.pend (behind anything already
+// waiting) until the loop sees EPOLLOUT.
+func (c *wsConn) writeFD(b []byte) error {
+	if len(c.pend) > 0 {
+		c.pend = append(c.pend, b...)
+		return nil
+	}
+	for len(b) > 0 {
+		n, _, e := unix.RawSyscall(unix.SYS_WRITE, uintptr(c.fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
 		switch e {
 		case 0:
-			p = p[n:]
+			b = b[n:]
 		case unix.EAGAIN:
-			unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}, 100)
+			c.pend = append(c.pend, b...)
+			return nil
 		case unix.EINTR:
 		default:
 			return e
 		}
 	}
 	return nil
+}
+
+// flush writes what waits in c.pend, as far as the socket takes it.
+func (c *wsConn) flush() {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	p := c.pend
+	for len(p) > 0 {
+		n, _, e := unix.RawSyscall(unix.SYS_WRITE, uintptr(c.fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		if e == unix.EINTR {
+			continue
+		}
+		if e != 0 {
+			if e != unix.EAGAIN {
+				p = p[:0] // the connection is gone; the loop sees it end
+			}
+			break
+		}
+		p = p[n:]
+	}
+	c.pend = append(c.pend[:0], p...)
 }
 
 // closeFD shuts a loop connection down; the loop closes the descriptor

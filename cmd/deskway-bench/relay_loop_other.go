@@ -2,7 +2,10 @@
 
 package main
 
-import "errors"
+import (
+	"errors"
+	"time"
+)
 
 // Elsewhere the generator serves each connection with a goroutine.
 type evLoop struct{}
@@ -13,7 +16,13 @@ func (l *evLoop) add(c *wsConn, server bool, onMsg func(c *wsConn, op byte, p []
 	return errors.New("no epoll")
 }
 
-func rawWriteAll(fd int, p []byte) error { return errors.New("no epoll") }
+func (l *evLoop) startTicks(interval time.Duration, tick func(now time.Time)) error {
+	return errors.New("no epoll")
+}
+
+func (l *evLoop) stopTicks() {}
+
+func (c *wsConn) writeFD(b []byte) error { return errors.New("no epoll") }
 
 func closeFD(fd int) {}
 

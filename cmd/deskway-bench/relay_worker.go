@@ -18,9 +18,15 @@ import (
 
 // A load-generator worker: it opens its share of the sessions through
 // the relay (host and viewer each) and as many direct echo connections,
-// tells the coordinator "ready" on stdout, starts sending when it reads
-// "go" on stdin, and prints its latCounts and latency histograms as one JSON
-// line when done.
+// tells the coordinator "ready" on stdout, starts sending at the time it
+// reads as "go UNIXNANO" on stdin, and prints its counts and latency
+// histograms, per path and per phase, as one JSON line when done.
+//
+// Relay and direct are interleaved in time: phases of Phase each, relay
+// first, then direct, relay, … (the same connections and pacing; a
+// path's flows are silent in the other's phases), so that each path has
+// the machine to itself with the generator. Phase 0 drives both paths at
+// once.
 
 type workerParams struct {
 	RelayAddr, EchoAddr string
@@ -28,7 +34,28 @@ type workerParams struct {
 	First, Count        int
 	Rate, Size          int
 	Warmup, Duration    time.Duration
+	Phase               time.Duration
 	Direct              bool
+}
+
+// phaseLen is the length of a phase: the whole run when the paths are not
+// alternated.
+func (p *workerParams) phaseLen() time.Duration {
+	if p.Direct && p.Phase > 0 {
+		return p.Phase
+	}
+	return p.Warmup + p.Duration + time.Second
+}
+
+// phasePath is the path (0 relay, 1 direct) phase k drives, -1 both.
+func (p *workerParams) phasePath(k int) int {
+	if !p.Direct {
+		return 0
+	}
+	if p.Phase <= 0 {
+		return -1
+	}
+	return k % 2
 }
 
 type pathResult struct {
@@ -40,12 +67,22 @@ type pathResult struct {
 }
 
 type workerResult struct {
-	Relay  pathResult `json:"relay"`
-	Direct pathResult `json:"direct"`
-	Err    string     `json:"err,omitempty"`
+	Relay  pathResult   `json:"relay"`
+	Direct pathResult   `json:"direct"`
+	Phases []phaseStats `json:"phases,omitempty"`
+	Err    string       `json:"err,omitempty"`
 }
 
-// pathStats are the live counters of one path (relay or direct).
+// phaseStats are one phase's figures of one path, by the send time of the
+// messages.
+type phaseStats struct {
+	Phase int `json:"phase"`
+	Path  int `json:"path"` // 0 relay, 1 direct
+	pathResult
+}
+
+// pathStats are the live counters of one path (relay or direct) in one
+// phase.
 type pathStats struct {
 	sent, recv, gaps, notes atomic.Uint64
 	h                       latHist
@@ -55,9 +92,43 @@ func (p *pathStats) result() pathResult {
 	return pathResult{Sent: p.sent.Load(), Recv: p.recv.Load(), Gaps: p.gaps.Load(), Notes: p.notes.Load(), Hist: p.h.sparse()}
 }
 
+// phased are a path's counters, phase by phase from start.
+type phased struct {
+	start, phase int64
+	ph           []pathStats
+}
+
+func newPhased(p *workerParams) *phased {
+	pl := p.phaseLen()
+	n := int((p.Warmup+p.Duration)/pl) + 2
+	return &phased{phase: int64(pl), ph: make([]pathStats, n)}
+}
+
+// at returns the counters of the phase in which ts falls.
+func (s *phased) at(ts int64) *pathStats {
+	k := (ts - s.start) / s.phase
+	return &s.ph[max(0, min(k, int64(len(s.ph)-1)))]
+}
+
+// total sums the phases.
+func (s *phased) total() pathResult {
+	t := pathResult{Hist: map[int]uint64{}}
+	for i := range s.ph {
+		r := s.ph[i].result()
+		t.Sent += r.Sent
+		t.Recv += r.Recv
+		t.Gaps += r.Gaps
+		t.Notes += r.Notes
+		for b, v := range r.Hist {
+			t.Hist[b] += v
+		}
+	}
+	return t
+}
+
 type flow struct {
 	c   *wsConn
-	st  *pathStats
+	st  *phased
 	id  uint32
 	seq uint64
 }
@@ -73,7 +144,7 @@ func runWorker(p workerParams) error {
 		return err
 	}
 	key := ed25519.NewKeyFromSeed(seed)
-	relayStats, directStats := &pathStats{}, &pathStats{}
+	relayStats, directStats := newPhased(&p), newPhased(&p)
 	var win atomic.Pointer[sendWindow]
 	win.Store(&sendWindow{from: 1<<63 - 1})
 
@@ -126,14 +197,15 @@ func runWorker(p workerParams) error {
 		return *e
 	}
 
-	// Receivers: an event loop (Linux), else a goroutine per connection.
-	receiver := func(st *pathStats) func(c *wsConn, op byte, m []byte) {
+	// Receivers and sender: one event loop (Linux), else a goroutine per
+	// connection and one sending goroutine.
+	receiver := func(st *phased) func(c *wsConn, op byte, m []byte) {
 		expect := uint64(0)
 		return func(c *wsConn, op byte, m []byte) {
 			now := time.Now().UnixNano()
 			if op == wsText {
 				if strings.Contains(string(m), `"lost"`) {
-					st.notes.Add(1)
+					st.at(now).notes.Add(1)
 				}
 				return
 			}
@@ -142,13 +214,14 @@ func runWorker(p workerParams) error {
 			}
 			ts := int64(binary.LittleEndian.Uint64(m))
 			seq := binary.LittleEndian.Uint64(m[8:])
+			ps := st.at(ts)
 			if seq > expect {
-				st.gaps.Add(seq - expect)
+				ps.gaps.Add(seq - expect)
 			}
 			expect = seq + 1
 			if win.Load().in(ts) {
-				st.recv.Add(1)
-				st.h.add(time.Duration(now - ts))
+				ps.recv.Add(1)
+				ps.h.add(time.Duration(now - ts))
 			}
 		}
 	}
@@ -156,7 +229,7 @@ func runWorker(p workerParams) error {
 	if os.Getenv("DESKWAY_BENCH_NOLOOP") != "" {
 		lerr = errors.New("event loop disabled")
 	}
-	recv := func(c *wsConn, st *pathStats) {
+	recv := func(c *wsConn, st *phased) {
 		f := receiver(st)
 		if lerr == nil && loop.add(c, false, f) == nil {
 			return
@@ -171,41 +244,67 @@ func runWorker(p workerParams) error {
 			}
 		}()
 	}
-	var flows []*flow
+	var flows [2][]*flow
 	for i, pr := range pairs {
 		recv(pr.h, relayStats)
 		recv(pr.v, relayStats)
-		flows = append(flows, &flow{c: pr.h, st: relayStats, id: uint32(4 * i)}, &flow{c: pr.v, st: relayStats, id: uint32(4*i + 1)})
+		flows[0] = append(flows[0], &flow{c: pr.h, st: relayStats, id: uint32(4 * i)}, &flow{c: pr.v, st: relayStats, id: uint32(4*i + 1)})
 		if p.Direct {
 			recv(pr.e1, directStats)
 			recv(pr.e2, directStats)
-			flows = append(flows, &flow{c: pr.e1, st: directStats, id: uint32(4*i + 2)}, &flow{c: pr.e2, st: directStats, id: uint32(4*i + 3)})
+			flows[1] = append(flows[1], &flow{c: pr.e1, st: directStats, id: uint32(4*i + 2)}, &flow{c: pr.e2, st: directStats, id: uint32(4*i + 3)})
 		}
 	}
-	// Interleave relay and direct flows so that both see the same
-	// moments of the machine's load.
 	fmt.Println("ready")
 	in := bufio.NewScanner(os.Stdin)
-	if !in.Scan() || in.Text() != "go" {
+	var startNS int64
+	if !in.Scan() {
 		return errors.New("no go from the coordinator")
 	}
-	start := time.Now()
+	if _, err := fmt.Sscanf(in.Text(), "go %d", &startNS); err != nil {
+		return fmt.Errorf("coordinator said %q", in.Text())
+	}
+	start := time.Unix(0, startNS)
+	relayStats.start, directStats.start = startNS, startNS
 	win.Store(&sendWindow{from: start.Add(p.Warmup).UnixNano(), to: start.Add(p.Warmup + p.Duration).UnixNano()})
 	end := start.Add(p.Warmup + p.Duration)
-	sendLoop(flows, p, start, end, win.Load())
+	s := newSender(flows, &p, start, end, win.Load())
+	if lerr == nil && loop.startTicks(sendTick, s.tick) == nil {
+		<-s.done
+		loop.stopTicks()
+	} else {
+		for {
+			select {
+			case <-s.done:
+			default:
+				s.tick(time.Now())
+				time.Sleep(sendTick)
+				continue
+			}
+			break
+		}
+	}
 
 	// Let the last messages arrive.
 	last := uint64(0)
 	for range 30 {
 		time.Sleep(100 * time.Millisecond)
-		n := relayStats.recv.Load() + directStats.recv.Load()
-		if n == last && relayStats.recv.Load() >= relayStats.sent.Load() && directStats.recv.Load() >= directStats.sent.Load() {
+		r, d := relayStats.total(), directStats.total()
+		n := r.Recv + d.Recv
+		if n == last && r.Recv >= r.Sent && d.Recv >= d.Sent {
 			break
 		}
 		last = n
 	}
 	time.Sleep(200 * time.Millisecond)
-	res := workerResult{Relay: relayStats.result(), Direct: directStats.result()}
+	res := workerResult{Relay: relayStats.total(), Direct: directStats.total()}
+	for path, st := range []*phased{relayStats, directStats} {
+		for k := range st.ph {
+			if r := st.ph[k].result(); r.Sent > 0 || r.Recv > 0 {
+				res.Phases = append(res.Phases, phaseStats{Phase: k, Path: path, pathResult: r})
+			}
+		}
+	}
 	b, _ := json.Marshal(res)
 	fmt.Println(string(b))
 	for _, pr := range pairs {
@@ -218,34 +317,64 @@ func runWorker(p workerParams) error {
 	return nil
 }
 
-// sendLoop paces every flow at Rate/Size messages per second, their
-// phases spread evenly over the period, until end.
-func sendLoop(flows []*flow, p workerParams, start, end time.Time, win *sendWindow) {
-	period := time.Duration(float64(time.Second) * float64(p.Size) / float64(p.Rate))
-	n := len(flows)
-	msg := make([]byte, p.Size)
-	var sent uint64 // total sends so far, flow = sent % n
-	for {
-		now := time.Now()
-		if !now.Before(end) {
-			return
+// sendTick is the pacing tick: the messages due are sent in one batch.
+const sendTick = 500 * time.Microsecond
+
+// sender paces every flow of a path at Rate/Size messages per second,
+// their phases spread evenly over the period, in the path's phases only,
+// until end; tick sends what is due (from the loop, or a goroutine).
+type sender struct {
+	flows      [2][]*flow
+	p          *workerParams
+	period     time.Duration
+	start, end time.Time
+	win        *sendWindow
+	next       [2]uint64 // sends due so far per path; flow = next % len
+	msg        []byte
+	done       chan struct{}
+	closed     bool
+}
+
+func newSender(flows [2][]*flow, p *workerParams, start, end time.Time, win *sendWindow) *sender {
+	return &sender{flows: flows, p: p, period: time.Duration(float64(time.Second) * float64(p.Size) / float64(p.Rate)),
+		start: start, end: end, win: win, msg: make([]byte, p.Size), done: make(chan struct{})}
+}
+
+func (s *sender) tick(now time.Time) {
+	if s.closed || now.Before(s.start) {
+		return
+	}
+	if !now.Before(s.end) {
+		s.closed = true
+		close(s.done)
+		return
+	}
+	el := now.Sub(s.start)
+	active := s.p.phasePath(int(el / s.p.phaseLen()))
+	for path, fl := range s.flows {
+		n := uint64(len(fl))
+		if n == 0 {
+			continue
 		}
-		due := uint64(float64(now.Sub(start)) / float64(period) * float64(n))
-		for ; sent < due; sent++ {
-			f := flows[sent%uint64(n)]
+		due := uint64(float64(el) / float64(s.period) * float64(n))
+		if active >= 0 && active != path {
+			s.next[path] = due // silent in the other path's phase
+			continue
+		}
+		for ; s.next[path] < due; s.next[path]++ {
+			f := fl[s.next[path]%n]
 			ts := time.Now().UnixNano()
-			binary.LittleEndian.PutUint64(msg, uint64(ts))
-			binary.LittleEndian.PutUint64(msg[8:], f.seq)
-			binary.LittleEndian.PutUint32(msg[16:], f.id)
+			binary.LittleEndian.PutUint64(s.msg, uint64(ts))
+			binary.LittleEndian.PutUint64(s.msg[8:], f.seq)
+			binary.LittleEndian.PutUint32(s.msg[16:], f.id)
 			f.seq++
-			if err := f.c.write(wsBinary, msg); err != nil {
+			if err := f.c.write(wsBinary, s.msg); err != nil {
 				continue
 			}
-			if win.in(ts) {
-				f.st.sent.Add(1)
+			if s.win.in(ts) {
+				f.st.at(ts).sent.Add(1)
 			}
 		}
-		time.Sleep(500 * time.Microsecond)
 	}
 }
 

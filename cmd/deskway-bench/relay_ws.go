@@ -31,6 +31,7 @@ type wsConn struct {
 	wmu    sync.Mutex
 	wbuf   []byte
 	rbuf   []byte
+	pend   []byte // bytes the socket had no room for (evLoop)
 }
 
 const (
@@ -95,7 +96,7 @@ func (c *wsConn) write(op byte, p []byte) error {
 	b = append(b, p...)
 	c.wbuf = b
 	if c.fd >= 0 {
-		return rawWriteAll(c.fd, b)
+		return c.writeFD(b)
 	}
 	_, err := c.nc.Write(b)
 	return err
