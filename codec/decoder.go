@@ -41,6 +41,9 @@ type Decoder struct {
 	coded   []int32
 	rects   []Rect
 	markPix []uint32
+	// Of the update being decoded: the learnt marks to read after the
+	// tiles, and what is left of the marks' area budget.
+	nLearnt, markBudget int
 }
 
 // NewDecoder returns a decoder waiting for its first keyframe.
@@ -185,7 +188,7 @@ func (d *Decoder) apply(secs *[numSections]rbuf) error {
 	if err := d.applyTiles(secs); err != nil {
 		return err
 	}
-	if err := d.learnMarks(&secs[secMarks]); err != nil {
+	if err := d.learnMarks(); err != nil {
 		return err
 	}
 	for i := range secs {
@@ -321,73 +324,80 @@ func (d *Decoder) flushRun(a, b int) {
 }
 
 func (d *Decoder) applyMarks(ms, px *rbuf) error {
-	n := ms.intn(len(ms.b), "mark count")
-	prevX, prevB := 0, 0
+	most := d.w * d.h / minMarkPixels
+	n := ms.intn(most, "mark count")
+	d.nLearnt = ms.intn(most, "learnt mark count")
+	if ms.err != nil {
+		return ms.err
+	}
+	d.markBudget = markAreaBudget(d.w, d.h)
+	if n+d.nLearnt == 0 {
+		return nil
+	}
+	d.rc.init(px.b)
+	px.off = len(px.b)
+	mr := &d.mm.refs
 	slots := len(d.marks.w)
-	coding := false
+	prevR, prevB := 0, 0
 	for i := 0; i < n; i++ {
-		ref := ms.intn(slots, "mark slot")
-		dx := ms.sint(1<<16, "mark dx")
-		dy := ms.sint(1<<16, "mark dy")
-		if ms.err != nil {
-			return ms.err
-		}
-		var s int32
-		if ref == 0 {
-			if !coding {
-				d.rc.init(px.b)
-				px.off = len(px.b)
-				coding = true
-			}
+		s := mr.decodeRef(&d.rc, slots)
+		switch {
+		case s == -1:
 			var w, h int
 			d.markPix, w, h = d.mm.decode(&d.rc, d.markPix)
 			if d.rc.overrun() {
 				return corruptf("mark %d: mark data truncated", i)
 			}
 			s = d.marks.add(d.markPix, w, h, 0)
-		} else {
-			s = int32(ref - 1)
-			if !d.marks.lru.valid(int(s)) {
-				return corruptf("mark %d: slot %d is empty", i, s)
-			}
+		case s < 0 || !d.marks.lru.valid(int(s)):
+			return corruptf("mark %d: bad or empty slot", i)
+		default:
 			d.marks.lru.touch(s)
 		}
+		mr.used(s)
+		dx, dy := mr.decodePos(&d.rc, 0)
+		if d.rc.overrun() {
+			return corruptf("mark %d: mark data truncated", i)
+		}
 		w, h := int(d.marks.w[s])+1, int(d.marks.h[s])+1
-		x, b := prevX+dx, prevB+dy
+		x, b := prevR+dx, prevB+dy
 		y := b - h
 		if x < 0 || y < 0 || x+w > d.w || b > d.h {
 			return corruptf("mark %d: %dx%d at %d,%d outside the screen", i, w, h, x, y)
 		}
+		if d.markBudget -= w * h; d.markBudget < 0 {
+			return corruptf("mark %d: the marks cover the screen too many times", i)
+		}
 		d.marks.paint(s, d.pix, y*d.w+x, d.w)
-		prevX, prevB = x, b
+		prevR, prevB = x+w, b
 	}
-	return ms.err
+	return nil
 }
 
 // learnMarks cuts the marks the encoder left to the pixel coder out of
-// the framebuffer into the dictionary.
-func (d *Decoder) learnMarks(ms *rbuf) error {
-	n := ms.intn(len(ms.b), "learnt mark count")
-	prevX, prevB := 0, 0
-	for i := 0; i < n; i++ {
-		dx := ms.sint(1<<16, "learnt mark dx")
-		dy := ms.sint(1<<16, "learnt mark dy")
-		w := int(ms.byte()) + 1
-		h := int(ms.byte()) + 1
-		bg := ms.rgb()
-		if ms.err != nil {
-			return ms.err
+// the framebuffer into the dictionary, reading on in the marks' coder.
+func (d *Decoder) learnMarks() error {
+	mr := &d.mm.refs
+	prevR, prevB := 0, 0
+	for i := 0; i < d.nLearnt; i++ {
+		dx, dy := mr.decodePos(&d.rc, 1)
+		w, h, bg := mr.decodeLearnt(&d.rc)
+		if d.rc.overrun() {
+			return corruptf("learnt mark %d: data truncated", i)
 		}
-		x, b := prevX+dx, prevB+dy
+		x, b := prevR+dx, prevB+dy
 		y := b - h
-		if w > maxMarkSide || h > maxMarkSide || x < 0 || y < 0 || x+w > d.w || b > d.h {
+		if x < 0 || y < 0 || x+w > d.w || b > d.h {
 			return corruptf("learnt mark %d: %dx%d at %d,%d outside the screen", i, w, h, x, y)
 		}
+		if d.markBudget -= w * h; d.markBudget < 0 {
+			return corruptf("learnt mark %d: the marks cover the screen too many times", i)
+		}
 		d.markPix = learnMark(d.markPix, d.pix, y*d.w+x, d.w, w, h, bg)
-		d.marks.add(d.markPix, w, h, 0)
-		prevX, prevB = x, b
+		mr.used(d.marks.add(d.markPix, w, h, 0))
+		prevR, prevB = x+w, b
 	}
-	return ms.err
+	return nil
 }
 
 func (d *Decoder) applyLossy(r *rbuf) error {

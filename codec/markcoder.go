@@ -30,6 +30,7 @@ type markModel struct {
 	eqP   [5][2]prob
 	pred  [1 << predBits]uint32
 	color colorModel
+	refs  markRefModel
 }
 
 // predBits sizes the table that remembers, for each neighbourhood of
@@ -53,6 +54,7 @@ func (m *markModel) reset() {
 	}
 	clear(m.pred[:])
 	m.color.reset()
+	m.refs.reset()
 }
 
 // inkCtx is the context of pixel (x, y) of a w x h mark.

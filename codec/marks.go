@@ -9,8 +9,8 @@ import "slices"
 // its pixels are sent and both ends store it in the mark dictionary; after
 // that it is a dictionary slot and a position. Positions are coded as the
 // step from the previous mark (left edge and bottom edge, so the letters
-// of a line step along one baseline), marks sorted by bottom then left:
-// repeated words become repeated byte strings for zstd.
+// of a line step along one baseline), marks sorted by bottom then left,
+// range coded (markref.go).
 
 type markCand struct {
 	x, y, w, h int
@@ -31,6 +31,10 @@ type markCand struct {
 
 // minMarkPixels is the smallest shape worth a dictionary entry.
 const minMarkPixels = 2
+
+// markAreaBudget bounds the total area of the boxes of the marks an
+// update paints or learns: 16 times the screen.
+func markAreaBudget(w, h int) int { return 16 * w * h }
 
 // codeMarks cuts marks from the coded tiles, writes secMarks and
 // secMarkPx, and paints them into the model of the decoder's
@@ -98,42 +102,56 @@ func (e *Encoder) codeMarks() {
 		kept = append(kept, c)
 	}
 	e.cands = kept
+	// Hostile updates aside, the marks' boxes never cover the screen
+	// many times over; the decoder enforces the bound, and so does the
+	// encoder (shapes past it are left to the pixel coder).
+	budget := markAreaBudget(e.w, e.h)
+	for i, c := range e.cands {
+		if budget -= c.w * c.h; budget < 0 {
+			e.cands = e.cands[:i]
+			e.learn = e.learn[:0]
+			break
+		}
+	}
+	for i, c := range e.learn {
+		if budget -= c.w * c.h; budget < 0 {
+			e.learn = e.learn[:i]
+			break
+		}
+	}
 	ms, px := &e.sec[secMarks], &e.sec[secMarkPx]
 	ms.uvarint(uint64(len(e.cands)))
+	ms.uvarint(uint64(len(e.learn)))
 	e.rc.init(px.b[:0])
-	newMarks := 0
-	prevX, prevB := 0, 0
+	mr := &e.mm.refs
+	prevR, prevB := 0, 0
 	for _, c := range e.cands {
 		pix := e.candPix[c.off : c.off+c.w*c.h]
-		if s, ok := e.marks.lookup(pix, c.w, c.h, c.hash); ok {
+		s, ok := e.marks.lookup(pix, c.w, c.h, c.hash)
+		if ok {
 			e.marks.lru.touch(s)
-			ms.uvarint(uint64(s) + 1)
+			mr.encodeRef(&e.rc, s)
 			e.stats.MarksRef++
 		} else {
-			e.marks.add(pix, c.w, c.h, c.hash)
-			ms.uvarint(0)
+			s = e.marks.add(pix, c.w, c.h, c.hash)
+			mr.encodeRef(&e.rc, -1)
 			e.mm.encode(&e.rc, pix, c.w, c.h)
-			newMarks++
 			e.stats.MarksNew++
 		}
-		ms.svarint(int64(c.x - prevX))
-		ms.svarint(int64(c.y + c.h - prevB))
-		prevX, prevB = c.x, c.y+c.h
+		mr.used(s)
+		mr.encodePos(&e.rc, 0, c.x-prevR, c.y+c.h-prevB)
+		prevR, prevB = c.x+c.w, c.y+c.h
 	}
-	if newMarks > 0 {
-		px.b = e.rc.finish()
-	}
-	ms.uvarint(uint64(len(e.learn)))
-	prevX, prevB = 0, 0
+	prevR, prevB = 0, 0
 	for _, c := range e.learn {
-		ms.svarint(int64(c.x - prevX))
-		ms.svarint(int64(c.y + c.h - prevB))
-		ms.byte(byte(c.w - 1))
-		ms.byte(byte(c.h - 1))
-		ms.rgb(c.bg)
-		prevX, prevB = c.x, c.y+c.h
-		e.marks.add(e.candPix[c.off:c.off+c.w*c.h], c.w, c.h, c.hash)
+		mr.encodePos(&e.rc, 1, c.x-prevR, c.y+c.h-prevB)
+		mr.encodeLearnt(&e.rc, c.w, c.h, c.bg)
+		prevR, prevB = c.x+c.w, c.y+c.h
+		mr.used(e.marks.add(e.candPix[c.off:c.off+c.w*c.h], c.w, c.h, c.hash))
 		e.stats.MarksLearnt++
+	}
+	if len(e.cands)+len(e.learn) > 0 {
+		px.b = e.rc.finish()
 	}
 	// The decoder paints the marks before the tiles: so does the model.
 	for _, c := range e.cands {
