@@ -16,19 +16,20 @@ const (
 	probCount = 16
 )
 
-// prob is an adaptive probability that the next bit is 0 (low 16 bits)
-// and how many bits it has seen, up to probMaxCount (high bits).
-type prob uint32
+// prob is an adaptive probability that the next bit is 0, kept as two
+// estimates that adapt at different rates (bits 0-15 fast, 16-31 slow;
+// the coder uses their mean), and how many bits it has seen, up to
+// probMaxCount (bits 32 and up).
+type prob uint64
 
-const probMaxCount = 15
+const probMaxCount = 31
 
-// probShift is the adaptation shift after n bits seen.
-var probShift = [probMaxCount + 1]uint8{1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4, 5}
+// probShift is the adaptation shift of the fast estimate after n bits
+// seen, probShiftSlow that of the slow one.
+var probShift = [probMaxCount + 1]uint8{1, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3}
+var probShiftSlow = [probMaxCount + 1]uint8{1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6, 7}
 
-// update moves p towards bit b.
-func (p *prob) update(b int) {
-	v, n := uint32(*p)&(1<<probBits-1), uint32(*p)>>probCount
-	sh := probShift[n]
+func adapt(v uint32, sh uint8, b int) uint32 {
 	if b == 0 {
 		v += (1<<probBits - v) >> sh
 		if v >= 1<<probBits {
@@ -40,13 +41,23 @@ func (p *prob) update(b int) {
 			v = 1
 		}
 	}
+	return v
+}
+
+// update moves p towards bit b.
+func (p *prob) update(b int) {
+	f, s, n := uint32(*p)&(1<<probBits-1), uint32(*p>>probBits)&(1<<probBits-1), uint32(*p>>32)
+	f = adapt(f, probShift[n], b)
+	s = adapt(s, probShiftSlow[n], b)
 	if n < probMaxCount {
 		n++
 	}
-	*p = prob(n<<probCount | v)
+	*p = prob(uint64(n)<<32 | uint64(s)<<probBits | uint64(f))
 }
 
-func (p prob) p() uint32 { return uint32(p) & (1<<probBits - 1) }
+func (p prob) p() uint32 {
+	return (uint32(p)&(1<<probBits-1) + uint32(p>>probBits)&(1<<probBits-1)) >> 1
+}
 
 type rcEncoder struct {
 	low       uint64
@@ -186,8 +197,11 @@ func (d *rcDecoder) tree(ps []prob, n int) int {
 	return m - 1<<n
 }
 
+// probInit2 is a fresh prob: both estimates at one half.
+const probInit2 = prob(probInit<<probBits | probInit)
+
 func initProbs(ps []prob) {
 	for i := range ps {
-		ps[i] = probInit
+		ps[i] = probInit2
 	}
 }
