@@ -18,16 +18,17 @@ import (
 // goroutine on epoll, as the relay does, so that the generator's own CPU
 // per message stays small next to the relay's (with a goroutine per
 // connection the generator took more than half a core at 500 sessions):
-// it receives on every connection, and on each tick of one timerfd it
-// calls the sender, which writes the messages then due in one tight loop
-// (no goroutine or timer per connection or message). A socket that is
+// on each tick of one timerfd it receives what came on every connection,
+// then calls the sender, which writes the messages then due in one tight
+// loop (no goroutine or timer per connection or message). A socket that is
 // full keeps the rest of its bytes (wsConn.pend) until epoll says it has
 // room, so one slow connection never holds up the others. The echo
 // server of the direct path stays a plain goroutine per connection: the
 // reference should be simple.
 type evLoop struct {
 	epfd  int
-	tfd   int // the pacing timerfd, -1 until startTicks
+	tfd   int // the timerfd of the ticks
+	wake  bool
 	mu    sync.Mutex
 	conns map[int32]*evConn
 	tick  func(now time.Time)
@@ -41,15 +42,32 @@ type evConn struct {
 	onMsg  func(c *wsConn, op byte, p []byte)
 }
 
-func newEvLoop() (*evLoop, error) {
+// newEvLoop starts a loop that ticks every interval.
+func newEvLoop(interval time.Duration) (*evLoop, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, err
 	}
-	if err := unix.SetNonblock(epfd, true); err != nil {
+	tfd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC)
+	if err != nil {
+		unix.Close(epfd)
 		return nil, err
 	}
-	l := &evLoop{epfd: epfd, tfd: -1, conns: map[int32]*evConn{}, buf: make([]byte, 256<<10)}
+	ts := unix.NsecToTimespec(int64(interval))
+	if err := unix.TimerfdSettime(tfd, 0, &unix.ItimerSpec{Interval: ts, Value: ts}, nil); err != nil {
+		return nil, err
+	}
+	l := &evLoop{epfd: epfd, tfd: tfd, conns: map[int32]*evConn{}, buf: make([]byte, 256<<10),
+		wake: os.Getenv("DESKWAY_BENCH_WAKE") != ""}
+	if l.wake {
+		if err := unix.SetNonblock(epfd, true); err != nil {
+			return nil, err
+		}
+		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(tfd)}
+		if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, tfd, &ev); err != nil {
+			return nil, err
+		}
+	}
 	go l.run()
 	return l, nil
 }
@@ -84,35 +102,36 @@ func (l *evLoop) add(c *wsConn, server bool, onMsg func(c *wsConn, op byte, p []
 	return unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev)
 }
 
-// startTicks calls tick from the loop every interval (one timerfd for the
-// whole loop) until stopTicks.
-func (l *evLoop) startTicks(interval time.Duration, tick func(now time.Time)) error {
-	tfd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC)
-	if err != nil {
-		return err
-	}
+// startTicks has the loop call tick on each of its ticks until stopTicks.
+func (l *evLoop) startTicks(tick func(now time.Time)) error {
 	l.mu.Lock()
-	l.tick, l.tfd = tick, tfd
+	l.tick = tick
 	l.mu.Unlock()
-	ts := unix.NsecToTimespec(int64(interval))
-	if err := unix.TimerfdSettime(tfd, 0, &unix.ItimerSpec{Interval: ts, Value: ts}, nil); err != nil {
-		return err
-	}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(tfd)}
-	return unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, tfd, &ev)
+	return nil
 }
 
 func (l *evLoop) stopTicks() {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.tfd >= 0 {
-		unix.TimerfdSettime(l.tfd, 0, &unix.ItimerSpec{}, nil)
-		l.tick = nil
-	}
+	l.tick = nil
+	l.mu.Unlock()
 }
 
+// run serves the loop. By default the goroutine sleeps on the timerfd
+// alone and, on each tick, takes what epoll has collected meanwhile
+// (epoll_pwait with no wait), then sends what is due: a message that
+// arrives wakes nobody. On loopback the writer of a message runs the
+// receiver's TCP input and wake-up in its own write; across a network
+// the relay would never pay for waking its peers, and with a wake-up per
+// arrival here the generator's and the relay's CPU per message grew with
+// every wake-up (the tick adds 0 to one tick of delay to the receive time
+// of every message, the same on both paths). DESKWAY_BENCH_WAKE=1 parks
+// on epoll instead, woken by each arrival (the generator before Nov 2026).
 func (l *evLoop) run() {
-	f := os.NewFile(uintptr(l.epfd), "bench-epoll")
+	waitFD := l.tfd
+	if l.wake {
+		waitFD = l.epfd
+	}
+	f := os.NewFile(uintptr(waitFD), "bench-loop")
 	rc, err := f.SyscallConn()
 	if err != nil {
 		return
@@ -120,12 +139,20 @@ func (l *evLoop) run() {
 	events := make([]unix.EpollEvent, 256)
 	var tb [8]byte
 	poll := func(uintptr) bool {
+		var tick func(time.Time)
+		if !l.wake {
+			if _, e := rawRead(l.tfd, tb[:]); e == unix.EAGAIN {
+				return false
+			}
+			l.mu.Lock()
+			tick = l.tick
+			l.mu.Unlock()
+		}
 		for {
 			n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(l.epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
 			if e != 0 {
 				return e != unix.EINTR
 			}
-			var tick func(time.Time)
 			l.mu.Lock()
 			for i := range int(n) {
 				ev := &events[i]
@@ -148,15 +175,16 @@ func (l *evLoop) run() {
 				l.mu.Lock()
 			}
 			l.mu.Unlock()
-			// Receive first (their timestamps are taken as they are
-			// read), then send what is due.
-			if tick != nil {
-				tick(time.Now())
-			}
 			if int(n) < len(events) {
-				return false
+				break
 			}
 		}
+		// Receive first (their timestamps are taken as they are read),
+		// then send what is due.
+		if tick != nil {
+			tick(time.Now())
+		}
+		return false
 	}
 	for rc.Read(poll) == nil {
 	}

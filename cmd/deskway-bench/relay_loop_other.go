@@ -10,13 +10,13 @@ import (
 // Elsewhere the generator serves each connection with a goroutine.
 type evLoop struct{}
 
-func newEvLoop() (*evLoop, error) { return nil, errors.New("no epoll") }
+func newEvLoop(interval time.Duration) (*evLoop, error) { return nil, errors.New("no epoll") }
 
 func (l *evLoop) add(c *wsConn, server bool, onMsg func(c *wsConn, op byte, p []byte)) error {
 	return errors.New("no epoll")
 }
 
-func (l *evLoop) startTicks(interval time.Duration, tick func(now time.Time)) error {
+func (l *evLoop) startTicks(tick func(now time.Time)) error {
 	return errors.New("no epoll")
 }
 

@@ -225,7 +225,7 @@ func runWorker(p workerParams) error {
 			}
 		}
 	}
-	loop, lerr := newEvLoop()
+	loop, lerr := newEvLoop(sendTick)
 	if os.Getenv("DESKWAY_BENCH_NOLOOP") != "" {
 		lerr = errors.New("event loop disabled")
 	}
@@ -269,7 +269,7 @@ func runWorker(p workerParams) error {
 	win.Store(&sendWindow{from: start.Add(p.Warmup).UnixNano(), to: start.Add(p.Warmup + p.Duration).UnixNano()})
 	end := start.Add(p.Warmup + p.Duration)
 	s := newSender(flows, &p, start, end, win.Load())
-	if lerr == nil && loop.startTicks(sendTick, s.tick) == nil {
+	if lerr == nil && loop.startTicks(s.tick) == nil {
 		<-s.done
 		loop.stopTicks()
 	} else {
@@ -317,8 +317,9 @@ func runWorker(p workerParams) error {
 	return nil
 }
 
-// sendTick is the pacing tick: the messages due are sent in one batch.
-const sendTick = 500 * time.Microsecond
+// sendTick is the loop's tick: what came is received and the messages due
+// are sent in one batch.
+const sendTick = 250 * time.Microsecond
 
 // sender paces every flow of a path at Rate/Size messages per second,
 // their phases spread evenly over the period, in the path's phases only,
