@@ -61,4 +61,17 @@ const (
 	MaxHelloField = 64
 	MaxMonitors   = 16
 	MaxEndText    = 255
+
+	// Presentation group keys (§4.7, group.go). MaxGroupViewers bounds a
+	// GroupKey roster and a Group's members. A broadcast frame is at most
+	// MaxGroupFrameRecords records and MaxGroupFrameBytes bytes of
+	// messages, which the receiver buffers until the frame's signature
+	// verifies; MaxGroupPending bounds the records (and
+	// MaxGroupPendingBytes their bytes) a receiver holds for an epoch whose
+	// key has not arrived yet.
+	MaxGroupViewers      = 128
+	MaxGroupFrameRecords = 320
+	MaxGroupFrameBytes   = MaxScreenUpdate + 1<<20
+	MaxGroupPending      = 256
+	MaxGroupPendingBytes = 8 << 20
 )

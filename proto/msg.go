@@ -62,6 +62,10 @@ const (
 	// Ping and Pong measure the round-trip time (both).
 	MsgPing = MsgType(0x50) // u64 time µs
 	MsgPong = MsgType(0x51) // u64 ping time µs | u64 time µs
+
+	// GroupKey gives a presentation viewer the group key of an epoch and
+	// the roster (H→V, over the viewer's pairwise channel only; §4.7).
+	MsgGroupKey = MsgType(0x60) // u32 epoch | key[32] | presentation key[32] | u32 you | u8 n ≤ 128 | n × (u32 id | str8 name)
 )
 
 var msgNames = map[MsgType]string{
@@ -83,6 +87,7 @@ var msgNames = map[MsgType]string{
 	MsgEnd:            "end",
 	MsgPing:           "ping",
 	MsgPong:           "pong",
+	MsgGroupKey:       "group key",
 }
 
 // String returns the message type's name as used in errors ("key event").
@@ -132,6 +137,8 @@ func newMsg(t MsgType) Msg {
 		return new(Ping)
 	case MsgPong:
 		return new(Pong)
+	case MsgGroupKey:
+		return new(GroupKey)
 	}
 	return nil
 }

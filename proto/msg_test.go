@@ -54,7 +54,21 @@ func sampleMsgs() []Msg {
 		&End{Reason: 250, Text: strings.Repeat("x", MaxEndText)},
 		&Ping{Time: 1234567890},
 		&Pong{PingTime: 1234567890, Time: math.MaxUint64},
+		&GroupKey{Epoch: 1, Key: [32]byte{1}, PresentationKey: [32]byte{2}, You: 7, Roster: []GroupMember{{ID: 7, Name: "Zoë"}}},
+		sampleGroupKeyFull(),
 	}
+}
+
+// sampleGroupKeyFull is a GroupKey at its limits.
+func sampleGroupKeyFull() *GroupKey {
+	m := &GroupKey{Epoch: math.MaxUint32, You: MaxGroupViewers}
+	for i := range m.Key {
+		m.Key[i], m.PresentationKey[i] = byte(i), byte(255-i)
+	}
+	for i := range MaxGroupViewers {
+		m.Roster = append(m.Roster, GroupMember{ID: uint32(i + 1), Name: strings.Repeat("v", MaxHelloField)})
+	}
+	return m
 }
 
 // TestSampleMsgsCoverTypes keeps sampleMsgs complete.

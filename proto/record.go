@@ -38,7 +38,10 @@ package proto
 //	CLOSE     5  reason u8 ‖ text           authenticated end of session
 //	KEEPALIVE 6  (empty)
 //	SAS_COMMIT 7  C[32]      SAS_NONCE 8  N_V[32]      SAS_REVEAL 9  N_H[32]
-//	GROUP_KEY 10 reserved for multi-viewer group keys (§4.7), refused today
+//	GROUP_KEY 10 reserved, refused: the group key travels as a GroupKey
+//	             session message inside DATA (msg_group.go)
+//	GROUP     11 broadcast record of a presentation under the group key, not
+//	             the channel's keys (group.go); a channel refuses it
 //
 // recordSealer and recordOpener are not safe for concurrent use; the
 // Channel serialises them (channel.go).
@@ -93,7 +96,8 @@ const (
 	recSASCommit recordType = 7  // C[32]
 	recSASNonce  recordType = 8  // N_V[32]
 	recSASReveal recordType = 9  // N_H[32]
-	recGroupKey  recordType = 10 // reserved: multi-viewer group key (§4.7)
+	recGroupKey  recordType = 10 // reserved: the group key is a GroupKey message (§4.7)
+	recGroup     recordType = 11 // broadcast record of a presentation (group.go)
 )
 
 func (t recordType) String() string {
@@ -118,6 +122,8 @@ func (t recordType) String() string {
 		return "SAS_REVEAL"
 	case recGroupKey:
 		return "GROUP_KEY"
+	case recGroup:
+		return "GROUP"
 	}
 	return fmt.Sprintf("type(%d)", uint8(t))
 }
