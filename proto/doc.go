@@ -62,6 +62,9 @@
 //   - Short authentication string (§4.8) by commit–reveal: [Channel.SAS].
 //   - Resumption after a relay failure without a new PAKE (§4.5):
 //     Noise_KKpsk0 over a new MsgConn, [Channel.Resume].
+//   - Presentation broadcast (§4.7): per-epoch group keys handed out over
+//     each viewer's channel and Ed25519-signed frames under them, [Group]
+//     and [GroupReceiver]; see Presentation broadcast.
 //
 // [AcceptHost] and [DialViewer] run the handshake and return a [Channel];
 // the handshake flow, the record layout and the resumption protocol are
@@ -108,6 +111,9 @@
 //	0x45  End              both u8 reason | str8 text                           text ≤ 255 B; any reason
 //	0x50  Ping             both u64 time µs
 //	0x51  Pong             both u64 ping time µs | u64 time µs
+//	0x60  GroupKey         H→V  u32 epoch | key[32] | presentation key[32] |    epoch ≥ 1; key, presentation key ≠ 0;
+//	                            u32 you | u8 n | n × (u32 id | str8 name)       n ≤ 128; ids ≠ 0, distinct; you among
+//	                                                                            them; name ≤ 64 B; presentation only
 //
 //	* clipboard fragments go both ways
 //
@@ -200,6 +206,56 @@
 // [Fragmenter] and [Defragmenter] implement this with no allocation in
 // steady state.
 //
+// # Presentation broadcast
+//
+// In a presentation (one host, N viewers, §4.7) each viewer runs its own
+// handshake with the host and keeps its pairwise [Channel]: control,
+// FrameAck, Refresh and all input travel only there (so viewers cannot
+// forge each other's input), as does the GroupKey message. The screen
+// stream goes once, as broadcast records the relay fans out (host prefix
+// slot 0), under a group key:
+//
+//	keys     SK_p/PK_p: Ed25519, one pair per session (host). GK_e: 32 random
+//	         bytes per epoch e = 1, 2, …; GroupKey{e, GK_e, PK_p, you, roster}
+//	         to each member over its channel (reliable) before any record of e
+//	epochs   a new one on every join (newcomers cannot read earlier traffic), on
+//	         every leave or kick (leavers cannot read later traffic), and after
+//	         2^20 records, 256 MiB or 10 min; at most one per second, only
+//	         between frames, so a change applies within 1 s
+//	record   header as in Secure channel with type GROUP (11):
+//	           ver 1 | 11 | epoch u32 | seq u64 | len u16   (AD)
+//	           ChaCha20-Poly1305(GK_epoch, nonce = epoch BE32 ‖ seq BE64, kind ‖ rest)
+//	         seq counts from 0 in each epoch; the host is the only sender
+//	kinds    1 FIRST message, 2 MORE message (a session message, 1..MaxPayload
+//	         bytes), 3 END signature[64]
+//	frame    FIRST, MORE*, END in one epoch; ≤ MaxGroupFrameRecords messages,
+//	         ≤ MaxGroupFrameBytes bytes
+//	         h_0 = SHA-256("dw/1 group chain\x00" ‖ PK_p)
+//	         h_i = SHA-256(h_{i−1} ‖ header_i ‖ ciphertext_i)  over FIRST and MORE
+//	         signature = Ed25519(SK_p, "dw/1 group frame\x00" ‖ h_n)
+//
+// A viewer takes keys only from its channel ([GroupReceiver.SetKey]) and
+// accepts records strictly in order: the next seq of its epoch, or seq 0
+// of a newer epoch whose key it holds, between frames. It keeps the
+// previous epoch's key until the new epoch's first record or for 2 s,
+// holds records of an epoch whose key is still on its way (at most
+// [MaxGroupPending] records, [MaxGroupPendingBytes]), drops records of
+// epochs before its first key, and buffers each frame until its
+// signature verifies: a viewer holding GK_e, even with the relay, can
+// make records the others decrypt but no frame they deliver. Anything
+// else fails the receiver until [GroupReceiver.Resync], which the viewer
+// calls after the relay's "lost" notice (then it skips to the next FIRST
+// after the last record it accepted, and sends Refresh{RefreshLost} over
+// its channel). [IsGroupRecord] tells broadcast records from the
+// channel's.
+//
+// Status: [Group], [GroupReceiver] and the GroupKey message are complete
+// and tested on their own; nothing uses them yet. The presentation
+// session mode itself — one handshake per viewer over the host's
+// slot-prefixed relay connection, the agent's and viewers' session loops
+// — is not wired, so [AcceptHost] and [DialViewer] still refuse
+// [ModePresentation] with [ErrModeUnsupported].
+//
 // # Relay tickets
 //
 // A ticket is the broker's Ed25519 signature that one end of one session
@@ -238,7 +294,9 @@
 // [MaxTicketIDLen], [MaxTicketURLLen], [MaxTicketLifetime],
 // [TicketClockSkew], [MaxPayload], [MaxFragments], [MaxScreenUpdate],
 // [MaxClipboard], [MaxCursorShape], [MaxCursorDim], [MaxInputMsg],
-// [MaxKeyText], [MaxHelloField], [MaxMonitors] and [MaxEndText] (§4.4).
+// [MaxKeyText], [MaxHelloField], [MaxMonitors] and [MaxEndText] (§4.4),
+// and for presentations [MaxGroupViewers], [MaxGroupFrameRecords],
+// [MaxGroupFrameBytes], [MaxGroupPending] and [MaxGroupPendingBytes].
 // Every decoder has a Fuzz target.
 //
 // # Version history
@@ -252,7 +310,9 @@
 //     prologue so a downgrade fails the handshake. Version 1: SECURITY.md
 //     §4 as of this package.
 //   - Session messages, negotiated in Hello between [MinMsgVersion] and
-//     [MsgVersion]. Version 1: the catalogue above. A later version may add
+//     [MsgVersion]. Version 1: the catalogue above (GroupKey joined it
+//     before any presentation session could be established; only a
+//     presentation host sends it). A later version may add
 //     message types, fields or flags; a version-1 peer never receives them,
 //     since the higher version is used only if both offer it.
 package proto
