@@ -131,7 +131,13 @@ func serveEcho(addr string) error {
 		return err
 	}
 	fmt.Println("listening", ln.Addr().String())
-	return (&http.Server{Handler: http.HandlerFunc(echoHandler)}).Serve(ln)
+	var h http.Handler = http.HandlerFunc(echoHandler)
+	if os.Getenv("DESKWAY_BENCH_NOLOOP") == "" {
+		if lh, err := echoLoops(); err == nil {
+			h = lh
+		}
+	}
+	return (&http.Server{Handler: h}).Serve(ln)
 }
 
 func findRelayBin(flagValue string) (string, error) {

@@ -23,8 +23,10 @@ import (
 // loop (no goroutine or timer per connection or message). A socket that is
 // full keeps the rest of its bytes (wsConn.pend) until epoll says it has
 // room, so one slow connection never holds up the others. The echo
-// server of the direct path stays a plain goroutine per connection: the
-// reference should be simple.
+// server of the direct path runs its connections on such loops too
+// (woken by each arrival, as the relay's are), so that the direct
+// reference costs what the relay's two hops cost without the relay's own
+// work.
 type evLoop struct {
 	epfd  int
 	tfd   int // the timerfd of the ticks
@@ -42,8 +44,9 @@ type evConn struct {
 	onMsg  func(c *wsConn, op byte, p []byte)
 }
 
-// newEvLoop starts a loop that ticks every interval.
-func newEvLoop(interval time.Duration) (*evLoop, error) {
+// newEvLoop starts a loop that ticks every interval; wake: the loop is
+// woken by each arrival (a server), else only by its ticks (see run).
+func newEvLoop(interval time.Duration, wake bool) (*evLoop, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, err
@@ -57,8 +60,7 @@ func newEvLoop(interval time.Duration) (*evLoop, error) {
 	if err := unix.TimerfdSettime(tfd, 0, &unix.ItimerSpec{Interval: ts, Value: ts}, nil); err != nil {
 		return nil, err
 	}
-	l := &evLoop{epfd: epfd, tfd: tfd, conns: map[int32]*evConn{}, buf: make([]byte, 256<<10),
-		wake: os.Getenv("DESKWAY_BENCH_WAKE") != ""}
+	l := &evLoop{epfd: epfd, tfd: tfd, conns: map[int32]*evConn{}, buf: make([]byte, 256<<10), wake: wake}
 	if l.wake {
 		if err := unix.SetNonblock(epfd, true); err != nil {
 			return nil, err
@@ -125,7 +127,8 @@ func (l *evLoop) stopTicks() {
 // arrival here the generator's and the relay's CPU per message grew with
 // every wake-up (the tick adds 0 to one tick of delay to the receive time
 // of every message, the same on both paths). DESKWAY_BENCH_WAKE=1 parks
-// on epoll instead, woken by each arrival (the generator before Nov 2026).
+// the generator's loops on epoll instead, woken by each arrival, as the
+// echo server's always are.
 func (l *evLoop) run() {
 	waitFD := l.tfd
 	if l.wake {
@@ -246,7 +249,7 @@ func (l *evLoop) frames(ec *evConn, b []byte) {
 			break
 		}
 		p := b[h : h+n]
-		if masked && len(key) == 4 && (key[0]|key[1]|key[2]|key[3]) != 0 {
+		if masked && len(key) == 4 && (ec.server || (key[0]|key[1]|key[2]|key[3]) != 0) {
 			for i := range p {
 				p[i] ^= key[i&3]
 			}

@@ -10,7 +10,9 @@ import (
 // Elsewhere the generator serves each connection with a goroutine.
 type evLoop struct{}
 
-func newEvLoop(interval time.Duration) (*evLoop, error) { return nil, errors.New("no epoll") }
+func newEvLoop(interval time.Duration, wake bool) (*evLoop, error) {
+	return nil, errors.New("no epoll")
+}
 
 func (l *evLoop) add(c *wsConn, server bool, onMsg func(c *wsConn, op byte, p []byte)) error {
 	return errors.New("no epoll")

@@ -225,7 +225,7 @@ func runWorker(p workerParams) error {
 			}
 		}
 	}
-	loop, lerr := newEvLoop(sendTick)
+	loop, lerr := newEvLoop(sendTick, os.Getenv("DESKWAY_BENCH_WAKE") != "")
 	if os.Getenv("DESKWAY_BENCH_NOLOOP") != "" {
 		lerr = errors.New("event loop disabled")
 	}

@@ -11,8 +11,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -184,19 +186,27 @@ func (c *wsConn) close() {
 	c.nc.Close()
 }
 
-// wsServe upgrades the request and runs serve on the connection in a
-// goroutine of its own, with each message the client sends.
-func wsServe(w http.ResponseWriter, r *http.Request, serve func(c *wsConn, op byte, p []byte) error) {
+// wsUpgrade answers a WebSocket upgrade and returns the connection.
+func wsUpgrade(w http.ResponseWriter, r *http.Request) (*wsConn, error) {
 	key := r.Header.Get("Sec-WebSocket-Key")
 	nc, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
-		return
+		return nil, err
 	}
 	io.WriteString(nc, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "+
 		wsAccept(key)+"\r\n\r\n")
-	c := &wsConn{fd: -1, nc: nc, br: brw.Reader}
+	return &wsConn{fd: -1, nc: nc, br: brw.Reader}, nil
+}
+
+// wsServe upgrades the request and runs serve on the connection in a
+// goroutine of its own, with each message the client sends.
+func wsServe(w http.ResponseWriter, r *http.Request, serve func(c *wsConn, op byte, p []byte) error) {
+	c, err := wsUpgrade(w, r)
+	if err != nil {
+		return
+	}
 	go func() {
-		defer nc.Close()
+		defer c.nc.Close()
 		for {
 			op, p, err := c.read()
 			if err != nil || serve(c, op, p) != nil {
@@ -208,9 +218,36 @@ func wsServe(w http.ResponseWriter, r *http.Request, serve func(c *wsConn, op by
 
 // echoHandler is the direct path: a WebSocket server that sends every
 // message back, one goroutine per connection, the same framing code as
-// the load generator.
+// the load generator (the single-session modes, and the load mode's echo
+// server where there are no event loops or DESKWAY_BENCH_NOLOOP is set).
 func echoHandler(w http.ResponseWriter, r *http.Request) {
 	wsServe(w, r, func(c *wsConn, op byte, p []byte) error { return c.write(op, p) })
+}
+
+// echoLoops is the load mode's direct path: the same echo on one event
+// loop per CPU (unmasking every payload and writing it back as soon as it
+// is read, one write per read, as the relay does), connections dealt
+// round robin.
+func echoLoops() (http.Handler, error) {
+	loops := make([]*evLoop, runtime.GOMAXPROCS(0))
+	for i := range loops {
+		l, err := newEvLoop(time.Second, true)
+		if err != nil {
+			return nil, err
+		}
+		loops[i] = l
+	}
+	var next atomic.Uint32
+	echo := func(c *wsConn, op byte, p []byte) { c.write(op, p) }
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := wsUpgrade(w, r)
+		if err != nil {
+			return
+		}
+		if loops[next.Add(1)%uint32(len(loops))].add(c, true, echo) != nil {
+			c.nc.Close()
+		}
+	}), nil
 }
 
 func wsAccept(key string) string {
