@@ -357,36 +357,42 @@ func relayLoadAvg() string {
 
 // loadResult is one run's (or the relayMedians') figures.
 type loadResult struct {
-	Sessions        int           `json:"sessions"`
-	MsgsPerS        float64       `json:"msgs_per_s"`
-	Lost            int64         `json:"lost"`
-	P50             float64       `json:"p50_us"`
-	P99             float64       `json:"p99_us"`
-	P999            float64       `json:"p999_us"`
-	DirectP50       float64       `json:"direct_p50_us"`
-	DirectP99       float64       `json:"direct_p99_us"`
-	DirectP999      float64       `json:"direct_p999_us"`
-	AddedP50        float64       `json:"added_p50_us"`
-	AddedP99        float64       `json:"added_p99_us"`
-	CPUPerMsg       float64       `json:"cpu_us_per_msg"`
-	RelayCPU        float64       `json:"relay_cpu_cores"`
-	RSSPerConn      float64       `json:"rss_bytes_per_conn"`
-	RSSIdle         int64         `json:"rss_idle_bytes"`
-	RSSLoad         int64         `json:"rss_load_bytes"`
-	Goroutines      float64       `json:"goroutines"`
-	GenMsgsPerS     float64       `json:"generator_msgs_per_s"`
-	GenCPU          float64       `json:"generator_cpu_cores"`
-	GenCPUPerMsg    float64       `json:"generator_cpu_us_per_msg"`
-	EchoCPU         float64       `json:"echo_cpu_cores"`
-	DirectLost      int64         `json:"direct_lost"`
-	Load            string        `json:"load_avg"`
-	Runs            int           `json:"runs"`
-	Size            int           `json:"size"`
-	Rate            int           `json:"rate"`
-	DurationSeconds float64       `json:"duration_s"`
-	PhaseSeconds    float64       `json:"phase_s"`
-	Phases          []phaseResult `json:"phases,omitempty"`
-	PerRun          []loadResult  `json:"per_run,omitempty"`
+	Sessions        int     `json:"sessions"`
+	MsgsPerS        float64 `json:"msgs_per_s"`
+	Lost            int64   `json:"lost"`
+	P50             float64 `json:"p50_us"`
+	P99             float64 `json:"p99_us"`
+	P999            float64 `json:"p999_us"`
+	DirectP50       float64 `json:"direct_p50_us"`
+	DirectP99       float64 `json:"direct_p99_us"`
+	DirectP999      float64 `json:"direct_p999_us"`
+	AddedP50        float64 `json:"added_p50_us"`
+	AddedP99        float64 `json:"added_p99_us"`
+	CPUPerMsg       float64 `json:"cpu_us_per_msg"`
+	RelayCPU        float64 `json:"relay_cpu_cores"`
+	RSSPerConn      float64 `json:"rss_bytes_per_conn"`
+	RSSIdle         int64   `json:"rss_idle_bytes"`
+	RSSLoad         int64   `json:"rss_load_bytes"`
+	Goroutines      float64 `json:"goroutines"`
+	GenMsgsPerS     float64 `json:"generator_msgs_per_s"`
+	GenCPU          float64 `json:"generator_cpu_cores"`
+	GenCPUPerMsg    float64 `json:"generator_cpu_us_per_msg"`
+	EchoCPU         float64 `json:"echo_cpu_cores"`
+	DirectLost      int64   `json:"direct_lost"`
+	Load            string  `json:"load_avg"`
+	Runs            int     `json:"runs"`
+	Size            int     `json:"size"`
+	Rate            int     `json:"rate"`
+	DurationSeconds float64 `json:"duration_s"`
+	PhaseSeconds    float64 `json:"phase_s"`
+	// Over the phases of a run, robust to one phase that another process
+	// disturbed: the median of the phases' p99s, and of relay p99 minus
+	// the next direct phase's p99.
+	PhaseP99       float64       `json:"relay_phase_p99_median_us,omitempty"`
+	DirectPhaseP99 float64       `json:"direct_phase_p99_median_us,omitempty"`
+	AddedP99Paired float64       `json:"added_p99_paired_us,omitempty"`
+	Phases         []phaseResult `json:"phases,omitempty"`
+	PerRun         []loadResult  `json:"per_run,omitempty"`
 }
 
 // phaseResult is one phase of one run: the path it drove and its figures
@@ -444,6 +450,9 @@ func (r *loadResult) table(w io.Writer) {
 	row("one-way latency relay p50/p99/p999", fmt.Sprintf("%.0f / %.0f / %.0f µs", r.P50, r.P99, r.P999))
 	row("one-way latency direct p50/p99/p999", fmt.Sprintf("%.0f / %.0f / %.0f µs", r.DirectP50, r.DirectP99, r.DirectP999))
 	row("added by the relay p50/p99", fmt.Sprintf("%.0f / %.0f µs", r.AddedP50, r.AddedP99))
+	if r.PhaseP99 != 0 {
+		row("median phase p99 relay/direct/added", fmt.Sprintf("%.0f / %.0f / %.0f µs (added: relay phase minus the next direct phase)", r.PhaseP99, r.DirectPhaseP99, r.AddedP99Paired))
+	}
 	row("relay CPU per forwarded message", fmt.Sprintf("%.2f µs (%.2f cores)", r.CPUPerMsg, r.RelayCPU))
 	row("relay RSS per idle connection", fmt.Sprintf("%.0f B (%.1f MiB idle, %.1f MiB under load)", r.RSSPerConn, float64(r.RSSIdle)/(1<<20), float64(r.RSSLoad)/(1<<20)))
 	row("relay goroutines", fmt.Sprintf("%.0f", r.Goroutines))
@@ -487,6 +496,9 @@ func relayMedians(rs []loadResult) loadResult {
 	m.AddedP50 = med(func(r *loadResult) float64 { return r.AddedP50 })
 	m.AddedP99 = med(func(r *loadResult) float64 { return r.AddedP99 })
 	m.CPUPerMsg = med(func(r *loadResult) float64 { return r.CPUPerMsg })
+	m.PhaseP99 = med(func(r *loadResult) float64 { return r.PhaseP99 })
+	m.DirectPhaseP99 = med(func(r *loadResult) float64 { return r.DirectPhaseP99 })
+	m.AddedP99Paired = med(func(r *loadResult) float64 { return r.AddedP99Paired })
 	m.RelayCPU = med(func(r *loadResult) float64 { return r.RelayCPU })
 	m.RSSPerConn = med(func(r *loadResult) float64 { return r.RSSPerConn })
 	m.RSSIdle = int64(med(func(r *loadResult) float64 { return float64(r.RSSIdle) }))
@@ -671,6 +683,20 @@ func loadRun(f *relayFlags, bin string, e *relayEnv) (loadResult, error) {
 		res.Lost = int64(rgaps)
 	}
 	res.DirectLost = int64(dsent) - int64(drecv)
+	var rp, dp, added []float64
+	for i, ph := range res.Phases {
+		if ph.Path == "relay" {
+			rp = append(rp, ph.P99)
+			if i+1 < len(res.Phases) && res.Phases[i+1].Path == "direct" && res.Phases[i+1].Phase == ph.Phase+1 {
+				added = append(added, ph.P99-res.Phases[i+1].P99)
+			}
+		} else {
+			dp = append(dp, ph.P99)
+		}
+	}
+	if len(rp) > 1 && len(dp) > 0 {
+		res.PhaseP99, res.DirectPhaseP99, res.AddedP99Paired = median(rp), median(dp), median(added)
+	}
 	res.GenMsgsPerS = float64(rrecv) / f.duration.Seconds() / share
 	if n := rsent + dsent; n > 0 {
 		res.GenCPUPerMsg = (gen1 - gen0).Seconds() * 1e6 / float64(n) * f.duration.Seconds() / el.Seconds()
