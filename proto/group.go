@@ -58,6 +58,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash"
@@ -523,7 +524,8 @@ func (r *GroupReceiver) Err() error {
 // SetKey installs a GroupKey the viewer received over its pairwise
 // channel — never anything from the broadcast path. The epoch must be
 // newer than every key before, PK_p the same as in the first. Records
-// held for its epoch are then opened (and frames delivered).
+// held for its epoch are then opened (and frames delivered); SetKey
+// returns the first error of those, which may have failed the receiver.
 func (r *GroupReceiver) SetKey(k *GroupKey) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -555,20 +557,23 @@ func (r *GroupReceiver) SetKey(k *GroupKey) error {
 	nk.aead = newChaCha20Poly1305(nk.key[:])
 	r.keys = append(r.keys, nk)
 	r.roster = slices.Clone(k.Roster)
-	if r.err != nil {
-		return nil
-	}
-	// Open the records that waited for this key, in order.
+	// Open the records that waited for this key, in order. A failed
+	// receiver drops them instead: after Resync it skips to a later frame.
 	held := r.pending
 	r.pending, r.pendingBytes = nil, 0
-	for i, rec := range held {
-		if err := r.open(rec); err != nil {
-			r.pending = nil
-			return err
+	var first error
+	for _, rec := range held {
+		if r.err != nil {
+			if binary.BigEndian.Uint32(rec[2:6]) > k.Epoch {
+				r.hold(rec)
+			}
+			continue
 		}
-		held[i] = nil
+		if err := r.open(rec); err != nil && first == nil {
+			first = err
+		}
 	}
-	return nil
+	return first
 }
 
 // dropKeys erases the oldest n keys.

@@ -740,6 +740,42 @@ func TestGroupResync(t *testing.T) {
 	}
 }
 
+func TestGroupDeliverError(t *testing.T) {
+	w := newGroupWorld(t, GroupConfig{})
+	w.join(1)
+	boom := errors.New("decoder full")
+	n := 0
+	r := NewGroupReceiver(GroupReceiverConfig{Clock: w.clock.now, Deliver: func(msgs [][]byte) error {
+		n++
+		if n == 1 {
+			return boom
+		}
+		return nil
+	}})
+	recs := append(w.frame([]byte("a")), w.frame([]byte("b"))...)
+	// Held before the key: SetKey opens them, reports Deliver's error and
+	// goes on; the receiver is not failed by it.
+	for _, rec := range recs {
+		if err := r.Open(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.SetKey(w.viewers[1].keys[0]); !errors.Is(err, boom) {
+		t.Errorf("SetKey = %v, want Deliver's error", err)
+	}
+	if n != 2 || r.Err() != nil {
+		t.Errorf("%d frames delivered, receiver error %v", n, r.Err())
+	}
+	for _, rec := range w.frame([]byte("c")) {
+		if err := r.Open(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n != 3 {
+		t.Errorf("%d frames delivered, want 3", n)
+	}
+}
+
 func TestGroupKeyMsgErrors(t *testing.T) {
 	good := func() *GroupKey {
 		return &GroupKey{Epoch: 1, Key: [32]byte{1}, PresentationKey: [32]byte{2}, You: 5, Roster: []GroupMember{{ID: 5}, {ID: 6, Name: "x"}}}
