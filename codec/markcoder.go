@@ -36,11 +36,17 @@ type markModel struct {
 // predBits sizes the table that remembers, for each neighbourhood of
 // colours seen before, the colour that came next: anti-aliased edges of
 // one font repeat the same few blends around the same shapes.
-const predBits = 14
+const predBits = 16
 
 func predKey(cw, cn, cnw, cne uint32, ink int) uint32 {
-	h := cw*0x9E3779B1 ^ cn*0x85EBCA77 ^ cnw*0xC2B2AE3D ^ cne*0x27D4EB2F ^ uint32(ink)*0x165667B1
-	return h >> (32 - predBits)
+	return predHash(cw, cn, cnw, cne, ink) >> (32 - predBits)
+}
+
+// predHash is the full hash of a neighbourhood: the pixel coder keeps it
+// beside the colour and offers the colour only when it matches, so that
+// two neighbourhoods sharing a slot do not offer each other's colours.
+func predHash(cw, cn, cnw, cne uint32, ink int) uint32 {
+	return cw*0x9E3779B1 ^ cn*0x85EBCA77 ^ cnw*0xC2B2AE3D ^ cne*0x27D4EB2F ^ uint32(ink)*0x165667B1
 }
 
 func (m *markModel) reset() {

@@ -37,7 +37,7 @@ type pixModel struct {
 	eq      [numCands][256]prob
 	// prevHit: how the pixel to the left in the row was coded (hitClass).
 	prevHit int
-	pred    [3][1 << predBits]uint32
+	pred    [3][1 << predBits]uint64 // colour | hash of its context << 32
 	color   colorModel
 	// Per-row "kept" flags of the tile being coded (0 kept, 1 written).
 	kept [2][tileSize]uint8
@@ -192,7 +192,10 @@ func (m *pixModel) cand(c *pixCtx, k int) uint32 {
 		v = c.nw
 	default:
 		m.keyCtx(c)
-		v = m.pred[k-candPred][c.keys[k-candPred]]
+		h := c.keys[k-candPred]
+		if p := m.pred[k-candPred][h>>(32-predBits)]; uint32(p>>32) == h {
+			v = uint32(p)
+		}
 	}
 	if v == 0 || v == c.old {
 		return 0
@@ -212,9 +215,9 @@ func (m *pixModel) keyCtx(c *pixCtx) {
 	if c.keyed {
 		return
 	}
-	c.keys[0] = predKey(c.w, c.n, c.nw, c.ne, 0)
-	c.keys[1] = predKey(c.w, c.n, 0, 0, 1)
-	c.keys[2] = predKey(c.ww, c.w, c.nn, c.n, 2)
+	c.keys[0] = predHash(c.w, c.n, c.nw, c.ne, 0)
+	c.keys[1] = predHash(c.w, c.n, 0, 0, 1)
+	c.keys[2] = predHash(c.ww, c.w, c.nn, c.n, 2)
 	c.keyed = true
 }
 
@@ -227,7 +230,7 @@ func (m *pixModel) learn(c *pixCtx, v uint32, hit int) {
 	}
 	m.keyCtx(c)
 	for j := range m.pred {
-		m.pred[j][c.keys[j]] = v
+		m.pred[j][c.keys[j]>>(32-predBits)] = uint64(c.keys[j])<<32 | uint64(v)
 	}
 }
 
