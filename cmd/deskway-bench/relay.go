@@ -461,7 +461,7 @@ func (r *loadResult) table(w io.Writer) {
 	if runs == nil {
 		runs = []loadResult{*r}
 	}
-	if len(runs[0].Phases) > 1 {
+	if r.PhaseSeconds > 0 && len(runs[0].Phases) > 1 {
 		fmt.Fprintf(w, "  phases of %v, p99 in µs (relay, direct alternating; p50 in brackets):\n", time.Duration(r.PhaseSeconds*float64(time.Second)))
 		for i, rr := range runs {
 			fmt.Fprintf(w, "    run %d:", i+1)
