@@ -37,7 +37,7 @@ type pixModel struct {
 	eq      [numCands][256]prob
 	// prevHit: how the pixel to the left in the row was coded (hitClass).
 	prevHit int
-	pred    [3][1 << predBits]uint64 // colour | hash of its context << 32
+	pred    [3][1 << predBits]uint32 // colour, alpha byte replaced by predTag
 	color   colorModel
 	// Per-row "kept" flags of the tile being coded (0 kept, 1 written).
 	kept [2][tileSize]uint8
@@ -193,8 +193,8 @@ func (m *pixModel) cand(c *pixCtx, k int) uint32 {
 	default:
 		m.keyCtx(c)
 		h := c.keys[k-candPred]
-		if p := m.pred[k-candPred][h>>(32-predBits)]; uint32(p>>32) == h {
-			v = uint32(p)
+		if p := m.pred[k-candPred][h>>(32-predBits)]; p != 0 && p>>24 == predTag(h) {
+			v = p | opaque
 		}
 	}
 	if v == 0 || v == c.old {
@@ -209,6 +209,13 @@ func (m *pixModel) cand(c *pixCtx, k int) uint32 {
 	c.nt++
 	return v
 }
+
+// predTag is the check a remembered colour keeps, in place of its
+// alpha byte, of the neighbourhood it came after: the low bits of its
+// hash (the slot is chosen by the high bits). A colour is offered only
+// where the check matches: neighbourhoods that share a slot do not
+// offer each other's colours (but 1 in 256 still does).
+func predTag(h uint32) uint32 { return h & 0xff }
 
 // keyCtx computes the pixel's keys into the prediction tables.
 func (m *pixModel) keyCtx(c *pixCtx) {
@@ -230,7 +237,7 @@ func (m *pixModel) learn(c *pixCtx, v uint32, hit int) {
 	}
 	m.keyCtx(c)
 	for j := range m.pred {
-		m.pred[j][c.keys[j]>>(32-predBits)] = uint64(c.keys[j])<<32 | uint64(v)
+		m.pred[j][c.keys[j]>>(32-predBits)] = v&^opaque | predTag(c.keys[j])<<24
 	}
 }
 

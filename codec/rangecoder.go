@@ -24,35 +24,35 @@ type prob uint64
 
 const probMaxCount = 31
 
-// probShift is the adaptation shift of the fast estimate after n bits
-// seen, probShiftSlow that of the slow one.
-var probShift = [probMaxCount + 1]uint8{1, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3}
-var probShiftSlow = [probMaxCount + 1]uint8{1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6, 7}
-
-func adapt(v uint32, sh uint8, b int) uint32 {
-	if b == 0 {
-		v += (1<<probBits - v) >> sh
-		if v >= 1<<probBits {
-			v = 1<<probBits - 1
-		}
-	} else {
-		v -= v >> sh
-		if v == 0 {
-			v = 1
-		}
+// probShift is the adaptation shift after n bits seen: of the fast
+// estimate in the low byte, of the slow one in the high byte.
+var probShift = func() (t [probMaxCount + 1]uint16) {
+	fast := [probMaxCount + 1]uint8{1, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3}
+	slow := [probMaxCount + 1]uint8{1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6, 7}
+	for i := range t {
+		t[i] = uint16(fast[i]) | uint16(slow[i])<<8
 	}
-	return v
-}
+	return t
+}()
 
-// update moves p towards bit b.
+// update moves p towards bit b. Both estimates stay within [1, 2^16-1]:
+// a step is at most half the distance to 0 or 2^16, rounded down.
 func (p *prob) update(b int) {
-	f, s, n := uint32(*p)&(1<<probBits-1), uint32(*p>>probBits)&(1<<probBits-1), uint32(*p>>32)
-	f = adapt(f, probShift[n], b)
-	s = adapt(s, probShiftSlow[n], b)
+	v := uint64(*p)
+	n := v >> 32
+	sh := probShift[n]
+	f, s := uint32(v)&(1<<probBits-1), uint32(v>>probBits)&(1<<probBits-1)
+	if b == 0 {
+		f += (1<<probBits - f) >> (sh & 0xff)
+		s += (1<<probBits - s) >> (sh >> 8)
+	} else {
+		f -= f >> (sh & 0xff)
+		s -= s >> (sh >> 8)
+	}
 	if n < probMaxCount {
 		n++
 	}
-	*p = prob(uint64(n)<<32 | uint64(s)<<probBits | uint64(f))
+	*p = prob(n<<32 | uint64(s)<<probBits | uint64(f))
 }
 
 func (p prob) p() uint32 {

@@ -41,3 +41,18 @@ func TestRangeCoderRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestProbBounds: long runs of one bit keep both estimates of a prob
+// inside (0, 2^16), which the coder's arithmetic needs.
+func TestProbBounds(t *testing.T) {
+	for _, b := range []int{0, 1} {
+		p := probInit2
+		for i := 0; i < 1000; i++ {
+			p.update(b)
+			f, s := uint32(p)&(1<<probBits-1), uint32(p>>probBits)&(1<<probBits-1)
+			if f == 0 || s == 0 || p.p() == 0 {
+				t.Fatalf("bit %d, step %d: estimates %d and %d", b, i, f, s)
+			}
+		}
+	}
+}
