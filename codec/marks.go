@@ -170,14 +170,16 @@ func (e *Encoder) codeMarks() {
 // flood labels the shape of non-background pixels around seed and keeps
 // it as a mark candidate if it qualifies.
 func (e *Encoder) flood(seed int, bg uint32) {
-	comp := append(e.comp[:0], int32(seed))
+	// The shape's pixels as x | y<<16: no division by the screen width.
+	sx, sy := seed%e.w, seed/e.w
+	comp := append(e.comp[:0], int32(sx|sy<<16))
 	e.stamp[seed] = e.gen
-	x0, y0 := seed%e.w, seed/e.w
+	x0, y0 := sx, sy
 	x1, y1 := x0, y0
 	changed, kept := false, 0
 	for i := 0; i < len(comp); i++ {
-		p := int(comp[i])
-		x, y := p%e.w, p/e.w
+		x, y := int(comp[i]&0xffff), int(comp[i]>>16)
+		p := y*e.w + x
 		x0, x1, y0, y1 = min(x0, x), max(x1, x), min(y0, y), max(y1, y)
 		if e.cur[p] != e.rec[p] || e.key {
 			changed = true
@@ -185,17 +187,19 @@ func (e *Encoder) flood(seed int, bg uint32) {
 			kept++
 		}
 		for ny := max(y-1, 0); ny <= min(y+1, e.h-1); ny++ {
+			row := ny * e.w
+			trow := (ny / tileSize) * e.tw
 			for nx := max(x-1, 0); nx <= min(x+1, e.w-1); nx++ {
-				q := ny*e.w + nx
-				if e.stamp[q] >= e.gen || e.cur[q] == bg {
+				q := row + nx
+				if e.cur[q] == bg || e.stamp[q] >= e.gen {
 					continue
 				}
-				t := (ny/tileSize)*e.tw + nx/tileSize
+				t := trow + nx/tileSize
 				if e.state[t] != stCoded || e.bg[t] != bg {
 					continue
 				}
 				e.stamp[q] = e.gen
-				comp = append(comp, int32(q))
+				comp = append(comp, int32(nx|ny<<16))
 			}
 		}
 	}
@@ -209,16 +213,17 @@ func (e *Encoder) flood(seed int, bg uint32) {
 	pix := e.candPix[off:]
 	clear(pix)
 	e.cc.reset()
-	for _, p := range comp {
-		v := e.cur[p]
+	for _, c := range comp {
+		x, y := int(c&0xffff), int(c>>16)
+		v := e.cur[y*e.w+x]
 		if !e.cc.add(v) {
 			e.candPix = e.candPix[:off]
 			return
 		}
-		pix[(int(p)/e.w-y0)*w+int(p)%e.w-x0] = v
+		pix[(y-y0)*w+x-x0] = v
 	}
-	for _, p := range comp {
-		e.stamp[p] = e.gen + 1
+	for _, c := range comp {
+		e.stamp[int(c>>16)*e.w+int(c&0xffff)] = e.gen + 1
 	}
 	hs := hashPix(uint64(w<<8|h)*0x9E3779B97F4A7C15, pix)
 	e.cands = append(e.cands, markCand{x0, y0, w, h, off, hs, kept*2 >= len(comp), bg})
