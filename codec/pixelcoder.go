@@ -419,7 +419,8 @@ func b2i8(b bool) uint8 {
 type colorModel struct {
 	mtfLen  [5][16]prob
 	mtfLow  [1 << mtfBits]prob
-	lit     [3][numMagCtx][256]prob
+	litLen  [3][numMagCtx][16]prob
+	litLow  [3][numMagCtx][256]prob
 	recent  [mtfSize]uint32
 	nrecent int
 	// in counts the recent colours by a hash of 10 bits: a colour whose
@@ -432,9 +433,10 @@ func (m *colorModel) reset() {
 		initProbs(m.mtfLen[i][:])
 	}
 	initProbs(m.mtfLow[:])
-	for i := range m.lit {
-		for j := range m.lit[i] {
-			initProbs(m.lit[i][j][:])
+	for i := range m.litLen {
+		for j := range m.litLen[i] {
+			initProbs(m.litLen[i][j][:])
+			initProbs(m.litLow[i][j][:])
 		}
 	}
 	m.nrecent = 0
@@ -497,6 +499,28 @@ func (m *colorModel) decodePlace(d *rcDecoder, k int) int {
 	return 1<<(n-1) + d.tree(m.mtfLow[1<<(n-1):], n-1)
 }
 
+// encodeLit codes z, a zigzagged residual of channel ch under context
+// k, as its bit length and then the bits below the leading one: small
+// residuals take few steps of the coder.
+func (m *colorModel) encodeLit(e *rcEncoder, ch, k, z int) {
+	n := bits.Len(uint(z))
+	e.tree(m.litLen[ch][k][:], 4, n)
+	if n > 1 {
+		e.tree(m.litLow[ch][k][1<<(n-1):], n-1, z-1<<(n-1))
+	}
+}
+
+func (m *colorModel) decodeLit(d *rcDecoder, ch, k int) int {
+	n := d.tree(m.litLen[ch][k][:], 4)
+	if n <= 1 {
+		return n
+	}
+	if n > 8 {
+		return 0 // corrupt: any value will do
+	}
+	return 1<<(n-1) + d.tree(m.litLow[ch][k][1<<(n-1):], n-1)
+}
+
 func (m *colorModel) encode(e *rcEncoder, c uint32, k int, ref uint32, act int) {
 	i := m.find(c)
 	known := i < m.nrecent
@@ -509,9 +533,9 @@ func (m *colorModel) encode(e *rcEncoder, c uint32, k int, ref uint32, act int) 
 	g, rg, bg := planes(c)
 	pg, prg, pbg := planes(ref)
 	dg, drg, db := int8(g-pg), int8(rg-prg), int8(bg-pbg)
-	e.tree(m.lit[0][act][:], 8, zigzag(dg))
-	e.tree(m.lit[1][magCtx(dg)][:], 8, zigzag(drg))
-	e.tree(m.lit[2][magCtx(drg)][:], 8, zigzag(db))
+	m.encodeLit(e, 0, act, zigzag(dg))
+	m.encodeLit(e, 1, magCtx(dg), zigzag(drg))
+	m.encodeLit(e, 2, magCtx(drg), zigzag(db))
 }
 
 func (m *colorModel) decode(d *rcDecoder, k int, ref uint32, act int) uint32 {
@@ -522,9 +546,9 @@ func (m *colorModel) decode(d *rcDecoder, k int, ref uint32, act int) uint32 {
 		return c
 	}
 	pg, prg, pbg := planes(ref)
-	dg := unzigzag(d.tree(m.lit[0][act][:], 8))
-	drg := unzigzag(d.tree(m.lit[1][magCtx(dg)][:], 8))
-	db := unzigzag(d.tree(m.lit[2][magCtx(drg)][:], 8))
+	dg := unzigzag(m.decodeLit(d, 0, act))
+	drg := unzigzag(m.decodeLit(d, 1, magCtx(dg)))
+	db := unzigzag(m.decodeLit(d, 2, magCtx(drg)))
 	c := fromPlanes((int(dg)+pg)&0xff, (int(drg)+prg)&0xff, (int(db)+pbg)&0xff)
 	m.toFront(m.nrecent, c)
 	return c
