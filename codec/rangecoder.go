@@ -90,14 +90,26 @@ func (e *rcEncoder) shiftLow() {
 }
 
 func (e *rcEncoder) bit(p *prob, b int) {
-	bound := (e.rng >> probBits) * p.p()
+	// p.update(b), written out: the coder's hottest path.
+	v := uint64(*p)
+	n := v >> 32
+	sh := probShift[n]
+	f, s := uint32(v)&(1<<probBits-1), uint32(v>>probBits)&(1<<probBits-1)
+	bound := (e.rng >> probBits) * ((f + s) >> 1)
 	if b == 0 {
 		e.rng = bound
+		f += (1<<probBits - f) >> (sh & 0xff)
+		s += (1<<probBits - s) >> (sh >> 8)
 	} else {
 		e.low += uint64(bound)
 		e.rng -= bound
+		f -= f >> (sh & 0xff)
+		s -= s >> (sh >> 8)
 	}
-	p.update(b)
+	if n < probMaxCount {
+		n++
+	}
+	*p = prob(n<<32 | uint64(s)<<probBits | uint64(f))
 	for e.rng < rcTop {
 		e.rng <<= 8
 		e.shiftLow()
@@ -172,16 +184,28 @@ func (d *rcDecoder) next() byte {
 func (d *rcDecoder) overrun() bool { return d.pos > len(d.in)+4 }
 
 func (d *rcDecoder) bit(p *prob) int {
-	bound := (d.rng >> probBits) * p.p()
+	// p.update(b), written out as in the encoder.
+	v := uint64(*p)
+	n := v >> 32
+	sh := probShift[n]
+	f, s := uint32(v)&(1<<probBits-1), uint32(v>>probBits)&(1<<probBits-1)
+	bound := (d.rng >> probBits) * ((f + s) >> 1)
 	var b int
 	if d.code < bound {
 		d.rng = bound
+		f += (1<<probBits - f) >> (sh & 0xff)
+		s += (1<<probBits - s) >> (sh >> 8)
 	} else {
 		d.code -= bound
 		d.rng -= bound
 		b = 1
+		f -= f >> (sh & 0xff)
+		s -= s >> (sh >> 8)
 	}
-	p.update(b)
+	if n < probMaxCount {
+		n++
+	}
+	*p = prob(n<<32 | uint64(s)<<probBits | uint64(f))
 	for d.rng < rcTop {
 		d.rng <<= 8
 		d.code = d.code<<8 | uint32(d.next())
