@@ -177,28 +177,49 @@ func (e *Encoder) flood(seed int, bg uint32) {
 	x0, y0 := sx, sy
 	x1, y1 := x0, y0
 	changed, kept := false, 0
+	cur, rec, stamp, gen := e.cur, e.rec, e.stamp, e.gen
+	sw, sh := e.w, e.h
 	for i := 0; i < len(comp); i++ {
 		x, y := int(comp[i]&0xffff), int(comp[i]>>16)
-		p := y*e.w + x
+		p := y*sw + x
 		x0, x1, y0, y1 = min(x0, x), max(x1, x), min(y0, y), max(y1, y)
-		if e.cur[p] != e.rec[p] || e.key {
+		if cur[p] != rec[p] || e.key {
 			changed = true
 		} else {
 			kept++
 		}
-		for ny := max(y-1, 0); ny <= min(y+1, e.h-1); ny++ {
-			row := ny * e.w
-			trow := (ny / tileSize) * e.tw
-			for nx := max(x-1, 0); nx <= min(x+1, e.w-1); nx++ {
+		if x > 0 && y > 0 && x+1 < sw && y+1 < sh {
+			// Inside the screen: the eight neighbours, unclipped.
+			for k := range 8 {
+				nx, ny := x+floodDX[k], y+floodDY[k]
+				q := ny*sw + nx
+				if cur[q] == bg || stamp[q] >= gen {
+					continue
+				}
+				t := ny/tileSize*e.tw + nx/tileSize
+				if e.state[t] != stCoded || e.bg[t] != bg {
+					continue
+				}
+				stamp[q] = gen
+				comp = append(comp, int32(nx|ny<<16))
+			}
+			continue
+		}
+		xa, xb := max(x-1, 0), min(x+1, sw-1)
+		ya, yb := max(y-1, 0), min(y+1, sh-1)
+		for ny := ya; ny <= yb; ny++ {
+			row := ny * sw
+			trow := ny / tileSize * e.tw
+			for nx := xa; nx <= xb; nx++ {
 				q := row + nx
-				if e.cur[q] == bg || e.stamp[q] >= e.gen {
+				if cur[q] == bg || stamp[q] >= gen {
 					continue
 				}
 				t := trow + nx/tileSize
 				if e.state[t] != stCoded || e.bg[t] != bg {
 					continue
 				}
-				e.stamp[q] = e.gen
+				stamp[q] = gen
 				comp = append(comp, int32(nx|ny<<16))
 			}
 		}
@@ -228,6 +249,12 @@ func (e *Encoder) flood(seed int, bg uint32) {
 	hs := hashPix(uint64(w<<8|h)*0x9E3779B97F4A7C15, pix)
 	e.cands = append(e.cands, markCand{x0, y0, w, h, off, hs, kept*2 >= len(comp), bg})
 }
+
+// The eight neighbours of a pixel, in the order the flood visits them.
+var (
+	floodDX = [8]int{-1, 0, 1, -1, 1, -1, 0, 1}
+	floodDY = [8]int{-1, -1, -1, 0, 0, 1, 1, 1}
+)
 
 // learnable reports whether the decoder, cutting c's box out of its
 // framebuffer at the end of the update with c's background as the
