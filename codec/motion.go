@@ -37,6 +37,10 @@ const maxVectors = 8
 // rollBase is the multiplier of the polynomial rolling hash.
 const rollBase = 0x100000001b3
 
+// sigMix spreads a segment hash's bits before they index the signature
+// filter and table.
+const sigMix = 0x9E3779B97F4A7C15
+
 type sigEntry struct {
 	hash uint64
 	tile int32
@@ -149,8 +153,11 @@ func (e *Encoder) findMotion() {
 		m.table[i].idx = -1
 	}
 	mask := uint64(tsize - 1)
-	// The low bits of a polynomial hash depend only on the low bits of
-	// the pixels: index the table by the well-mixed high bits.
+	// The filter and the table are indexed by the high bits of the hash
+	// times an odd constant: the polynomial hash's own bits are not
+	// spread evenly over rows of text (its low bits depend only on the
+	// pixels' low bits, and its high bits cluster), and linear probing
+	// in a clustered table walked runs of dozens of slots.
 	shift := uint(64 - bits.Len(uint(tsize-1)))
 	for i := 0; i < len(m.sigs); {
 		j := i + 1
@@ -159,10 +166,11 @@ func (e *Encoder) findMotion() {
 		}
 		if j-i <= maxSigRun {
 			hs := m.sigs[i].hash
-			k, k2 := hs>>44, hs>>24&(1<<20-1)
+			hm := hs * sigMix
+			k, k2 := hm>>44, hm>>24&(1<<20-1)
 			m.filter[k>>6] |= 1 << (k & 63)
 			m.filter[k2>>6] |= 1 << (k2 & 63)
-			for p := hs >> shift; ; p = (p + 1) & mask {
+			for p := hm >> shift; ; p = (p + 1) & mask {
 				if m.table[p].idx < 0 {
 					m.table[p] = sigSlot{hs, int32(i)}
 					break
@@ -188,10 +196,11 @@ scan:
 		}
 		h := segHash(row)
 		for x := 0; ; x++ {
-			k := h >> 44
-			k2 := h >> 24 & (1<<20 - 1)
+			hm := h * sigMix
+			k := hm >> 44
+			k2 := hm >> 24 & (1<<20 - 1)
 			if m.filter[k>>6]&(1<<(k&63)) != 0 && m.filter[k2>>6]&(1<<(k2&63)) != 0 {
-				for p := h >> shift; m.table[p].idx >= 0; p = (p + 1) & mask {
+				for p := hm >> shift; m.table[p].idx >= 0; p = (p + 1) & mask {
 					if m.table[p].hash != h {
 						continue
 					}
