@@ -555,7 +555,7 @@ func printStats(w io.Writer, r traceResult) {
 	fmt.Fprintf(w, "%s: %d frames (%d key, %d empty), %d B total, %d B raw into zstd\n", r.Trace, s.Frames, s.Keyframes, s.EmptyUpdates, s.Bytes, s.RawBytes)
 	fmt.Fprintf(w, "  tiles: %d changed, %d copied (%d rects), %d cache hits, %d pixel, %d photo, %d lossy, %d marks only\n",
 		s.TilesChanged, s.TilesCopied, s.Copies, s.TilesCached, s.TilesPixels, s.TilesPhoto, s.TilesLossy, s.TilesKept)
-	fmt.Fprintf(w, "  marks: %d new, %d references\n", s.MarksNew, s.MarksRef)
+	fmt.Fprintf(w, "  marks: %d new, %d references, %d learnt from the framebuffer\n", s.MarksNew, s.MarksRef, s.MarksLearnt)
 	var parts []string
 	for i, b := range s.SectionBytes {
 		parts = append(parts, fmt.Sprintf("%s %d", codec.SectionNames[i], b))
