@@ -10,7 +10,7 @@ import (
 )
 
 // The entropy stage: the sections go into numStreams streams, one per
-// kind of symbol: structure; the tile map and pixel tiles, and new marks
+// kind of symbol: structure; the tile map and pixel tiles, and the marks
 // (range coded already: stored as they are); photo residuals. The structure and photo
 // streams are each a single zstd frame that lives from one keyframe to
 // the next and is flushed at the end of every update (match history and

@@ -23,9 +23,12 @@ import "encoding/binary"
 //	           and mode, range coded (tilemap.go)
 //	secPixels: pixel tiles, range coded (pixelcoder.go)
 //	secPhoto : photo tiles: predicted residuals, 3 planes per tile
-//	secMarks : nmarks, nmarks x (ref s:dx s:dy) with ref 0 = new mark,
-//	           nlearnt, nlearnt x (s:dx s:dy w-1:byte h-1:byte bg:rgb)
-//	secMarkPx: new marks, range coded (markcoder.go)
+//	secMarks : nmarks nlearnt
+//	secMarkPx: range coded (markref.go, markcoder.go): for each of the
+//	           nmarks marks, new or a dictionary slot, a new mark's
+//	           pixels, its position; then for each of the nlearnt marks
+//	           cut from the framebuffer after the tiles, its position,
+//	           size and background
 //	secLossy : nrects, nrects x (x y w h len jpeg) in tile units
 //	secCache : cache-hit slots of the cache tiles in tile order, each as
 //	           s:(slot - previous slot - 1)
