@@ -9,13 +9,16 @@ package codec
 const maxPalette = 128
 
 // colorCounter counts distinct colours of up to one tile in a small open
-// addressing table.
+// addressing table, twice the size of the most colours it holds (a table
+// that filled up probed long runs on photographic tiles).
 type colorCounter struct {
-	keys  [256]uint32
-	count [256]uint16
-	order [256]uint8 // slot of the i-th distinct colour, first seen first
+	keys  [ccSlots]uint32
+	count [ccSlots]uint16
+	order [256]uint16 // slot of the i-th distinct colour, first seen first
 	n     int
 }
+
+const ccSlots = 512
 
 func (c *colorCounter) reset() {
 	for i := 0; i < c.n; i++ {
@@ -28,24 +31,27 @@ func (c *colorCounter) reset() {
 
 // add counts p (never 0) and reports false once more than 255 distinct
 // colours have been seen.
-func (c *colorCounter) add(p uint32) bool {
-	h := uint8((p * 0x9E3779B1) >> 24)
+func (c *colorCounter) add(p uint32) bool { return c.addN(p, 1) }
+
+// addN counts n pixels of colour p (never 0), as add.
+func (c *colorCounter) addN(p uint32, n uint16) bool {
+	h := (p * 0x9E3779B1) >> 23
 	for {
 		switch c.keys[h] {
 		case p:
-			c.count[h]++
+			c.count[h] += n
 			return true
 		case 0:
 			if c.n == 255 {
 				return false
 			}
 			c.keys[h] = p
-			c.count[h] = 1
-			c.order[c.n] = h
+			c.count[h] = n
+			c.order[c.n] = uint16(h)
 			c.n++
 			return true
 		}
-		h++
+		h = (h + 1) & (ccSlots - 1)
 	}
 }
 
@@ -61,30 +67,20 @@ func (c *colorCounter) addRows(p []uint32, off, stride, w, h int) bool {
 			for x+n < len(row) && row[x+n] == v {
 				n++
 			}
-			if !c.add(v) {
+			if !c.addN(v, uint16(n)) {
 				return false
 			}
-			c.count[c.slot(v)] += uint16(n - 1)
 			x += n
 		}
 	}
 	return true
 }
 
-// slot returns the table slot of p, which must have been added.
-func (c *colorCounter) slot(p uint32) uint8 {
-	h := uint8((p * 0x9E3779B1) >> 24)
-	for c.keys[h] != p {
-		h++
-	}
-	return h
-}
-
 // sorted fills pal with the colours by falling count (first seen first on
 // ties) and sets each colour's palette index (1-based) in idx.
-func (c *colorCounter) sorted(pal []uint32, idx *[256]uint8) []uint32 {
+func (c *colorCounter) sorted(pal []uint32, idx *[ccSlots]uint8) []uint32 {
 	pal = pal[:0]
-	var ord [256]uint8
+	var ord [256]uint16
 	copy(ord[:c.n], c.order[:c.n])
 	o := ord[:c.n]
 	// Insertion sort: n is small and the order must be deterministic.
