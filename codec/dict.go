@@ -1,5 +1,10 @@
 package codec
 
+import (
+	"bytes"
+	"unsafe"
+)
+
 // tileCache is the content-addressed cache of 16x16 tiles both ends keep
 // in step: every tile the decoder reconstructs from a pixel or photo
 // code enters it (in raster order, at the end of the update), and a cache
@@ -159,12 +164,12 @@ func equalU32(a, b []uint32) bool {
 	if len(a) != len(b) {
 		return false
 	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
+	if len(a) == 0 {
+		return true
 	}
-	return true
+	// As bytes: the runtime's vectorised compare (a row of a tile is 64
+	// bytes; the loop over words cost a tenth of the encoder's time).
+	return bytes.Equal(unsafe.Slice((*byte)(unsafe.Pointer(&a[0])), 4*len(a)), unsafe.Slice((*byte)(unsafe.Pointer(&b[0])), 4*len(b)))
 }
 
 // hashPix is a fast 64-bit hash of pixels (not cryptographic: every hit
