@@ -47,6 +47,7 @@ func (e *Encoder) codeMarks() {
 	}
 	e.cands = e.cands[:0]
 	e.candPix = e.candPix[:0]
+	key, gen := e.key, e.gen
 	for _, t := range e.dirty {
 		bg := e.bg[t]
 		if e.state[t] != stCoded || bg == 0 {
@@ -55,8 +56,11 @@ func (e *Encoder) codeMarks() {
 		off, w, h := e.tileRect(int(t))
 		for y := 0; y < h; y++ {
 			o := off + y*e.w
-			for x := 0; x < w; x++ {
-				if p := e.cur[o+x]; p != bg && (p != e.rec[o+x] || e.key) && e.stamp[o+x] < e.gen {
+			// The rows in locals: flood writes stamps, never the slices.
+			cur := e.cur[o : o+w]
+			rec, stamp := e.rec[o : o+w][:len(cur)], e.stamp[o : o+w][:len(cur)]
+			for x, p := range cur {
+				if p != bg && (p != rec[x] || key) && stamp[x] < gen {
 					e.flood(o+x, bg)
 				}
 			}
@@ -178,6 +182,7 @@ func (e *Encoder) flood(seed int, bg uint32) {
 	x1, y1 := x0, y0
 	changed, kept := false, 0
 	cur, rec, stamp, gen := e.cur, e.rec, e.stamp, e.gen
+	state, tbg, tw := e.state, e.bg, e.tw
 	sw, sh := e.w, e.h
 	for i := 0; i < len(comp); i++ {
 		x, y := int(comp[i]&0xffff), int(comp[i]>>16)
@@ -196,8 +201,8 @@ func (e *Encoder) flood(seed int, bg uint32) {
 				if cur[q] == bg || stamp[q] >= gen {
 					continue
 				}
-				t := ny/tileSize*e.tw + nx/tileSize
-				if e.state[t] != stCoded || e.bg[t] != bg {
+				t := ny/tileSize*tw + nx/tileSize
+				if state[t] != stCoded || tbg[t] != bg {
 					continue
 				}
 				stamp[q] = gen
@@ -209,14 +214,14 @@ func (e *Encoder) flood(seed int, bg uint32) {
 		ya, yb := max(y-1, 0), min(y+1, sh-1)
 		for ny := ya; ny <= yb; ny++ {
 			row := ny * sw
-			trow := ny / tileSize * e.tw
+			trow := ny / tileSize * tw
 			for nx := xa; nx <= xb; nx++ {
 				q := row + nx
 				if cur[q] == bg || stamp[q] >= gen {
 					continue
 				}
 				t := trow + nx/tileSize
-				if e.state[t] != stCoded || e.bg[t] != bg {
+				if state[t] != stCoded || tbg[t] != bg {
 					continue
 				}
 				stamp[q] = gen
