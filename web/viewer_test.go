@@ -14,12 +14,14 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/deskway/deskway/internal/testbed"
 )
 
 func TestViewerPage(t *testing.T) {
 	page, err := ViewerPage()
 	if errors.Is(err, ErrNoViewer) {
-		t.Skip("no deskway.wasm in this build (make wasm)")
+		testbed.Need(t, "deskway.wasm in this build (make wasm)", err)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +56,7 @@ func TestIntegrity(t *testing.T) {
 
 func TestStaticHandlerCompressed(t *testing.T) {
 	if _, err := fs.Stat(Static(), "deskway.wasm.gz"); err != nil {
-		t.Skip("no deskway.wasm.gz in this build (make wasm)")
+		testbed.Need(t, "deskway.wasm.gz in this build (make wasm)", err)
 	}
 	srv := httptest.NewServer(StaticHandler())
 	defer srv.Close()
