@@ -100,25 +100,7 @@ func cpuTime() time.Duration {
 // viewer that only reassembles and acknowledges.
 func benchSession(b *testing.B, screen agent.Screen, fps int) (*agent.Session, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
-	a, v := proto.Pipe()
-	code, _ := proto.NewSupportCode("1", nil)
-	hs, _ := proto.NewStaticPrivate(nil)
-	vs, _ := proto.NewStaticPrivate(nil)
-	lim, _ := proto.NewLimiter(proto.SupportPolicy, &proto.MemLimiterStore{}, proto.LimiterOptions{})
-	sid := proto.NewSessionID()
-	hc := make(chan *proto.Channel, 1)
-	go func() {
-		ch, err := proto.AcceptHost(ctx, a, proto.HostConfig{Mode: proto.ModeSupport, SessionID: sid, HostID: "h", Static: hs, Code: code, Limiter: lim})
-		if err != nil {
-			b.Error(err)
-		}
-		hc <- ch
-	}()
-	vch, err := proto.DialViewer(ctx, v, proto.ViewerConfig{Mode: proto.ModeSupport, SessionID: sid, HostID: "h", Static: vs, Code: code})
-	if err != nil {
-		b.Fatal(err)
-	}
-	hch := <-hc
+	hch, vch := pipePair(b)
 	s := agent.NewSession(hch, agent.SessionConfig{
 		Desktop: agent.Desktop{Screen: screen, Prompter: platform.AutoPrompter{Grant: proto.PermView}},
 		Mode:    proto.ModeSupport, MaxFPS: fps, Codec: codec.EncoderOptions{Mode: codec.Lossless},

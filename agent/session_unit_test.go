@@ -16,7 +16,7 @@ import (
 )
 
 // pipePair runs the handshake over an in-memory pipe.
-func pipePair(t *testing.T) (host, viewer *proto.Channel) {
+func pipePair(t testing.TB) (host, viewer *proto.Channel) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

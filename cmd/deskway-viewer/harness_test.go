@@ -15,7 +15,6 @@ import (
 	"image"
 	"image/png"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -220,9 +219,9 @@ func startProduct(t testing.TB) *product {
 	}
 	start(t, nil, "deskway-broker", "serve", "--insecure-http", "--listen", fmt.Sprintf("127.0.0.1:%d", bport),
 		"--public-url", p.broker, "--db", db, "--embedded-relay=false", "--relay", "r1="+p.relay, "--log-level", "warn")
-	waitHTTP(t, p.broker+"/healthz")
+	testbed.WaitHTTP(t, p.broker+"/healthz")
 	start(t, nil, "deskway-relay", "--listen", fmt.Sprintf("127.0.0.1:%d", rport), "--relay-id", "r1", "--broker", p.broker, "--log-level", "warn")
-	waitHTTP(t, p.relay+"/healthz")
+	testbed.WaitHTTP(t, p.relay+"/healthz")
 
 	c := &api.Client{BaseURL: p.broker}
 	resp, err := c.Login(context.Background(), api.LoginRequest{Name: techName, Password: techPassword})
@@ -231,24 +230,6 @@ func startProduct(t testing.TB) *product {
 	}
 	p.token = resp
 	return p
-}
-
-func waitHTTP(t testing.TB, url string) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not up within 60 s: %v", url, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // viewerProfile makes a viewer profile signed in to the product (the

@@ -230,10 +230,11 @@ func Run(t testing.TB, input string, env []string, path string, args ...string) 
 	return string(out)
 }
 
-// WaitHTTP waits up to 30 s until url answers 200.
+// WaitHTTP waits up to 60 s until url answers 200 (a server built and
+// started on a loaded machine may take that long).
 func WaitHTTP(t testing.TB, url string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		resp, err := http.Get(url)
 		if err == nil {
@@ -244,7 +245,7 @@ func WaitHTTP(t testing.TB, url string) {
 			err = fmt.Errorf("status %s", resp.Status)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("testbed: %s did not answer 200 within 30 s: %v", url, err)
+			t.Fatalf("testbed: %s did not answer 200 within 60 s: %v", url, err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
