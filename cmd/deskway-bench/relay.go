@@ -49,6 +49,8 @@ type relayFlags struct {
 	viewerEcho              string
 	wp                      workerParams
 	echoListen, relayListen string
+	proxy                   string
+	proxyWorkers            int
 }
 
 func parseRelayFlags(args []string) (*relayFlags, error) {
@@ -67,6 +69,8 @@ func parseRelayFlags(args []string) (*relayFlags, error) {
 	fs.BoolVar(&f.direct, "direct", true, "Also drive the direct WebSocket echo path with the same load, in phases alternating with the relay's (-phase), for the added latency.")
 	fs.StringVar(&f.mode, "mode", "load", "load: N paced sessions; throughput: one session as fast as it goes, relay vs direct; rtt: one session, 1 message in flight, round trips relay vs direct.")
 	fs.IntVar(&f.loops, "loops", 0, "Relay event loops (-loops of deskway-relay; 0: its default).")
+	fs.StringVar(&f.proxy, "proxy", "", "nginx binary: also measure nginx on the same load as a reference, in front of the echo server (load: TCP stream proxy, its CPU per forwarded message; throughput and rtt: WebSocket proxy, a third path).")
+	fs.IntVar(&f.proxyWorkers, "proxy-workers", 2, "nginx worker processes with -proxy.")
 	fs.StringVar(&f.relayArgs, "relay-args", "", "More flags for deskway-relay, space-separated (e.g. \"-pprof-addr 127.0.0.1:6060\").")
 	// Internal: the worker and echo-server processes the coordinator starts.
 	fs.BoolVar(&f.worker, "worker", false, "internal: run as a load-generator worker")
@@ -357,27 +361,31 @@ func relayLoadAvg() string {
 
 // loadResult is one run's (or the relayMedians') figures.
 type loadResult struct {
-	Sessions        int     `json:"sessions"`
-	MsgsPerS        float64 `json:"msgs_per_s"`
-	Lost            int64   `json:"lost"`
-	P50             float64 `json:"p50_us"`
-	P99             float64 `json:"p99_us"`
-	P999            float64 `json:"p999_us"`
-	DirectP50       float64 `json:"direct_p50_us"`
-	DirectP99       float64 `json:"direct_p99_us"`
-	DirectP999      float64 `json:"direct_p999_us"`
-	AddedP50        float64 `json:"added_p50_us"`
-	AddedP99        float64 `json:"added_p99_us"`
-	CPUPerMsg       float64 `json:"cpu_us_per_msg"`
-	RelayCPU        float64 `json:"relay_cpu_cores"`
-	RSSPerConn      float64 `json:"rss_bytes_per_conn"`
-	RSSIdle         int64   `json:"rss_idle_bytes"`
-	RSSLoad         int64   `json:"rss_load_bytes"`
-	Goroutines      float64 `json:"goroutines"`
-	GenMsgsPerS     float64 `json:"generator_msgs_per_s"`
-	GenCPU          float64 `json:"generator_cpu_cores"`
-	GenCPUPerMsg    float64 `json:"generator_cpu_us_per_msg"`
-	EchoCPU         float64 `json:"echo_cpu_cores"`
+	Sessions     int     `json:"sessions"`
+	MsgsPerS     float64 `json:"msgs_per_s"`
+	Lost         int64   `json:"lost"`
+	P50          float64 `json:"p50_us"`
+	P99          float64 `json:"p99_us"`
+	P999         float64 `json:"p999_us"`
+	DirectP50    float64 `json:"direct_p50_us"`
+	DirectP99    float64 `json:"direct_p99_us"`
+	DirectP999   float64 `json:"direct_p999_us"`
+	AddedP50     float64 `json:"added_p50_us"`
+	AddedP99     float64 `json:"added_p99_us"`
+	CPUPerMsg    float64 `json:"cpu_us_per_msg"`
+	RelayCPU     float64 `json:"relay_cpu_cores"`
+	RSSPerConn   float64 `json:"rss_bytes_per_conn"`
+	RSSIdle      int64   `json:"rss_idle_bytes"`
+	RSSLoad      int64   `json:"rss_load_bytes"`
+	Goroutines   float64 `json:"goroutines"`
+	GenMsgsPerS  float64 `json:"generator_msgs_per_s"`
+	GenCPU       float64 `json:"generator_cpu_cores"`
+	GenCPUPerMsg float64 `json:"generator_cpu_us_per_msg"`
+	EchoCPU      float64 `json:"echo_cpu_cores"`
+	// With -proxy: nginx in front of the echo server on the direct path.
+	Proxy           string  `json:"proxy,omitempty"`
+	ProxyCPUPerMsg  float64 `json:"proxy_cpu_us_per_msg,omitempty"`
+	ProxyCPU        float64 `json:"proxy_cpu_cores,omitempty"`
 	DirectLost      int64   `json:"direct_lost"`
 	Load            string  `json:"load_avg"`
 	Runs            int     `json:"runs"`
@@ -454,6 +462,9 @@ func (r *loadResult) table(w io.Writer) {
 		row("median phase p99 relay/direct/added", fmt.Sprintf("%.0f / %.0f / %.0f µs (added: relay phase minus the next direct phase)", r.PhaseP99, r.DirectPhaseP99, r.AddedP99Paired))
 	}
 	row("relay CPU per forwarded message", fmt.Sprintf("%.2f µs (%.2f cores)", r.CPUPerMsg, r.RelayCPU))
+	if r.Proxy != "" {
+		row("reference: "+r.Proxy+" CPU per forward", fmt.Sprintf("%.2f µs (%.2f cores; the direct path goes through it, so direct latencies include it)", r.ProxyCPUPerMsg, r.ProxyCPU))
+	}
 	row("relay RSS per idle connection", fmt.Sprintf("%.0f B (%.1f MiB idle, %.1f MiB under load)", r.RSSPerConn, float64(r.RSSIdle)/(1<<20), float64(r.RSSLoad)/(1<<20)))
 	row("relay goroutines", fmt.Sprintf("%.0f", r.Goroutines))
 	row("load generator / echo server CPU", fmt.Sprintf("%.2f cores, %.1f µs per message sent and received / %.2f cores", r.GenCPU, r.GenCPUPerMsg, r.EchoCPU))
@@ -508,6 +519,8 @@ func relayMedians(rs []loadResult) loadResult {
 	m.GenCPU = med(func(r *loadResult) float64 { return r.GenCPU })
 	m.GenCPUPerMsg = med(func(r *loadResult) float64 { return r.GenCPUPerMsg })
 	m.EchoCPU = med(func(r *loadResult) float64 { return r.EchoCPU })
+	m.ProxyCPUPerMsg = med(func(r *loadResult) float64 { return r.ProxyCPUPerMsg })
+	m.ProxyCPU = med(func(r *loadResult) float64 { return r.ProxyCPU })
 	m.Load = relayLoadAvg()
 	return m
 }
@@ -532,6 +545,18 @@ func loadRun(f *relayFlags, bin string, e *relayEnv) (loadResult, error) {
 			return res, err
 		}
 		defer echo.stop(os.Kill)
+	}
+	var proxy *proxyProc
+	if f.proxy != "" {
+		if !f.direct {
+			return res, errors.New("-proxy needs the direct path (-direct)")
+		}
+		if proxy, err = startNginx(f.proxy, "stream", eaddr, f.proxyWorkers); err != nil {
+			return res, err
+		}
+		defer proxy.stop()
+		eaddr = proxy.addr // the direct flows go through nginx
+		res.Proxy = "nginx stream"
 	}
 	pid := relay.cmd.Process.Pid
 	time.Sleep(300 * time.Millisecond)
@@ -608,12 +633,20 @@ func loadRun(f *relayFlags, bin string, e *relayEnv) (loadResult, error) {
 		}
 		return gen, echoCPU
 	}
+	var proxy0 time.Duration
+	if proxy != nil {
+		proxy0 = proxy.cpu()
+	}
 	gen0, echo0 := others()
 	m0, _ := scrapeMetrics(raddr, "deskway_relay_messages_total")
 	t0 := time.Now()
 	time.Sleep(time.Until(start.Add(f.warmup + f.duration)))
 	cpu1, rssLoad, _ := procStat(pid)
 	gen1, echo1 := others()
+	var proxy1 time.Duration
+	if proxy != nil {
+		proxy1 = proxy.cpu()
+	}
 	m1, _ := scrapeMetrics(raddr, "deskway_relay_messages_total")
 	el := time.Since(t0)
 	res.GenCPU = (gen1 - gen0).Seconds() / el.Seconds()
@@ -700,6 +733,11 @@ func loadRun(f *relayFlags, bin string, e *relayEnv) (loadResult, error) {
 	res.GenMsgsPerS = float64(rrecv) / f.duration.Seconds() / share
 	if n := rsent + dsent; n > 0 {
 		res.GenCPUPerMsg = (gen1 - gen0).Seconds() * 1e6 / float64(n) * f.duration.Seconds() / el.Seconds()
+	}
+	if proxy != nil && drecv > 0 {
+		// Each echoed message crossed nginx twice.
+		res.ProxyCPUPerMsg = float64((proxy1 - proxy0).Microseconds()) / (2 * float64(drecv))
+		res.ProxyCPU = (proxy1 - proxy0).Seconds() / el.Seconds() / share
 	}
 	res.P50, res.P99, res.P999 = rh.quantile(0.50), rh.quantile(0.99), rh.quantile(0.999)
 	if f.direct {

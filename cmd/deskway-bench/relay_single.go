@@ -41,6 +41,15 @@ type singleResult struct {
 	AddedP50    float64 `json:"added_rtt_p50_us,omitempty"`
 	AddedP99    float64 `json:"added_rtt_p99_us,omitempty"`
 	RelayCPUPer float64 `json:"relay_cpu_us_per_msg,omitempty"`
+	// With -proxy: nginx's WebSocket proxy in front of the same sink or
+	// echo server, a third path in the same slices.
+	ProxyMBps   float64 `json:"proxy_mb_per_s,omitempty"`
+	ProxyRatio  float64 `json:"proxy_ratio,omitempty"`
+	ProxyP50    float64 `json:"proxy_rtt_p50_us,omitempty"`
+	ProxyP99    float64 `json:"proxy_rtt_p99_us,omitempty"`
+	ProxyAdded  float64 `json:"proxy_added_rtt_p50_us,omitempty"`
+	ProxyAdd99  float64 `json:"proxy_added_rtt_p99_us,omitempty"`
+	ProxyCPUPer float64 `json:"proxy_cpu_us_per_msg,omitempty"`
 	Load        string  `json:"load_avg"`
 	Runs        int     `json:"runs"`
 }
@@ -132,9 +141,21 @@ func runSingle(f *relayFlags, bin string) error {
 				got.Add(int64(len(p)))
 			}
 		}()
-		var rs, ds []float64
-		var cpu time.Duration
-		var msgs int64
+		var viaProxy *wsConn
+		var proxy *proxyProc
+		if f.proxy != "" {
+			if proxy, err = startNginx(f.proxy, "http", daddr, f.proxyWorkers); err != nil {
+				return err
+			}
+			defer proxy.stop()
+			if viaProxy, err = wsDial(proxy.addr, "/sink"); err != nil {
+				return err
+			}
+			defer viaProxy.close()
+		}
+		var rs, ds, ps []float64
+		var cpu, pcpu time.Duration
+		var msgs, pmsgs int64
 		for range f.runs {
 			c0, _, _ := procStat(pid)
 			n := stream(host, f.size, slice, &got)
@@ -143,11 +164,25 @@ func runSingle(f *relayFlags, bin string) error {
 			msgs += n / int64(f.size)
 			rs = append(rs, float64(n)/slice.Seconds()/1e6)
 			ds = append(ds, float64(stream(direct, f.size, slice, &sunk))/slice.Seconds()/1e6)
+			if proxy != nil {
+				p0 := proxy.cpu()
+				n := stream(viaProxy, f.size, slice, &sunk)
+				pcpu += proxy.cpu() - p0
+				pmsgs += n / int64(f.size)
+				ps = append(ps, float64(n)/slice.Seconds()/1e6)
+			}
 		}
 		res.RelayMBps, res.DirectMBps = median(rs), median(ds)
 		res.Ratio = res.RelayMBps / res.DirectMBps
 		if msgs > 0 {
 			res.RelayCPUPer = float64(cpu.Microseconds()) / float64(msgs)
+		}
+		if proxy != nil {
+			res.ProxyMBps = median(ps)
+			res.ProxyRatio = res.ProxyMBps / res.DirectMBps
+			if pmsgs > 0 {
+				res.ProxyCPUPer = float64(pcpu.Microseconds()) / float64(pmsgs)
+			}
 		}
 	} else {
 		echo, eaddr, err := startEcho()
@@ -160,14 +195,33 @@ func runSingle(f *relayFlags, bin string) error {
 			return err
 		}
 		defer direct.close()
-		var rh, dh latCounts
+		var viaProxy *wsConn
+		if f.proxy != "" {
+			proxy, err := startNginx(f.proxy, "http", eaddr, f.proxyWorkers)
+			if err != nil {
+				return err
+			}
+			defer proxy.stop()
+			if viaProxy, err = wsDial(proxy.addr, "/echo"); err != nil {
+				return err
+			}
+			defer viaProxy.close()
+		}
+		var rh, dh, ph latCounts
 		for range f.runs {
 			rh.merge(pingPong(host, f.size, slice/2).sparse())
 			dh.merge(pingPong(direct, f.size, slice/2).sparse())
+			if viaProxy != nil {
+				ph.merge(pingPong(viaProxy, f.size, slice/2).sparse())
+			}
 		}
 		res.RelayP50, res.RelayP99 = rh.quantile(0.5), rh.quantile(0.99)
 		res.DirectP50, res.DirectP99 = dh.quantile(0.5), dh.quantile(0.99)
 		res.AddedP50, res.AddedP99 = res.RelayP50-res.DirectP50, res.RelayP99-res.DirectP99
+		if viaProxy != nil {
+			res.ProxyP50, res.ProxyP99 = ph.quantile(0.5), ph.quantile(0.99)
+			res.ProxyAdded, res.ProxyAdd99 = res.ProxyP50-res.DirectP50, res.ProxyP99-res.DirectP99
+		}
 	}
 	res.Load = relayLoadAvg()
 	if f.json {
@@ -180,12 +234,19 @@ func runSingle(f *relayFlags, bin string) error {
 		fmt.Printf("  through the relay   %8.1f MB/s   (relay %.2f µs CPU per message)\n", res.RelayMBps, res.RelayCPUPer)
 		fmt.Printf("  direct WebSocket    %8.1f MB/s\n", res.DirectMBps)
 		fmt.Printf("  relay / direct      %8.1f %%\n", 100*res.Ratio)
+		if res.ProxyMBps > 0 {
+			fmt.Printf("  through nginx       %8.1f MB/s   (nginx %.2f µs CPU per message), nginx / direct %.1f %%\n", res.ProxyMBps, res.ProxyCPUPer, 100*res.ProxyRatio)
+		}
 		return nil
 	}
 	fmt.Printf("relay round trip, one session, %d B messages, %v in %d slices each (load avg %s)\n", f.size, f.duration, f.runs, res.Load)
 	fmt.Printf("  through the relay   p50 %6.0f µs   p99 %6.0f µs\n", res.RelayP50, res.RelayP99)
 	fmt.Printf("  direct echo         p50 %6.0f µs   p99 %6.0f µs\n", res.DirectP50, res.DirectP99)
 	fmt.Printf("  added by the relay  p50 %6.0f µs   p99 %6.0f µs\n", res.AddedP50, res.AddedP99)
+	if res.ProxyP50 > 0 {
+		fmt.Printf("  through nginx       p50 %6.0f µs   p99 %6.0f µs\n", res.ProxyP50, res.ProxyP99)
+		fmt.Printf("  added by nginx      p50 %6.0f µs   p99 %6.0f µs\n", res.ProxyAdded, res.ProxyAdd99)
+	}
 	return nil
 }
 
@@ -260,6 +321,15 @@ func viewerEcho(f *relayFlags) error {
 	fmt.Println("ready")
 	if err := waitPairedRaw(c); err != nil {
 		return err
+	}
+	// On an event loop woken by each arrival, as the echo server of the
+	// direct path is, so that both echoes cost the same.
+	if os.Getenv("DESKWAY_BENCH_NOLOOP") == "" {
+		if l, err := newEvLoop(time.Second, true); err == nil {
+			if err := l.add(c, false, func(c *wsConn, op byte, p []byte) { c.write(op, p) }); err == nil {
+				select {} // until the coordinator kills the process
+			}
+		}
 	}
 	for {
 		op, p, err := c.read()
