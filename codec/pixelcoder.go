@@ -246,7 +246,6 @@ func (m *pixModel) learn(c *pixCtx, v uint32, hit int) {
 func (m *pixModel) encode(e *rcEncoder, cur, fb []uint32, off, sw, w, h int) {
 	gx0, gy0 := off%sw, off/sw
 	mode := rowFirst
-	var c pixCtx
 	fresh := 1
 	for y := 0; y < h && fresh == 1; y++ {
 		row, dst := cur[off+y*sw:off+y*sw+w], fb[off+y*sw:off+y*sw+w]
@@ -291,27 +290,156 @@ func (m *pixModel) encode(e *rcEncoder, cur, fb []uint32, off, sw, w, h int) {
 			}
 		}
 		mode = rowCoded
-		m.prevHit = hitNone
-		for x := 0; x < w; x++ {
-			i := off + y*sw + x
-			v := row[x]
-			old := m.context(&c, fb, i, gx0+x, gy, sw, x, kp, kc)
-			kc[x] = 1
-			if fresh == 0 {
-				if v == old {
-					e.bit(&m.keep[c.keep], 1)
-					kc[x] = 0
-					m.prevHit = hitKept
-					continue
-				}
-				e.bit(&m.keep[c.keep], 0)
-			}
-			hit := m.encodeColor(e, &c, v)
-			m.learn(&c, v, hit)
-			m.prevHit = hitClass(hit)
-			fb[i] = v
+		m.encodeRow(e, row, fb, off+y*sw, gx0, gy, sw, kp, kc, fresh == 1)
+	}
+}
+
+// encodeRow codes one row of a tile pixel by pixel (row holds the
+// source pixels, fb[i0:] the framebuffer's row, from screen column gx0
+// on screen row gy), and writes it into fb as it goes. It makes the same
+// decisions as context, cand and encodeColor, which the decoder uses,
+// written out for the encoder's hottest loop: the neighbours slide along
+// the row in locals, and W and N, which most pixels equal, are tried
+// without building the candidate list.
+func (m *pixModel) encodeRow(e *rcEncoder, row, fb []uint32, i0, gx0, gy, sw int, kp, kc []uint8, fresh bool) {
+	var c pixCtx
+	prevHit := hitNone
+	// Rows above, as wide as the row plus one pixel on each side where
+	// the screen has them; nil above the screen.
+	var up, up2 []uint32
+	if gy > 0 {
+		up = fb[i0-sw : i0-sw+len(row)]
+		if gy > 1 {
+			up2 = fb[i0-2*sw : i0-2*sw+len(row)]
 		}
 	}
+	cur := fb[i0 : i0+len(row)]
+	kc = kc[:len(row)]
+	for x, v := range row {
+		gx := gx0 + x
+		var w, ww, n, nn, nw, ne uint32
+		if x > 0 {
+			w = cur[x-1]
+		} else if gx > 0 {
+			w = fb[i0-1]
+		}
+		if x > 1 {
+			ww = cur[x-2]
+		} else if gx > 1 {
+			ww = fb[i0+x-2]
+		}
+		if up != nil {
+			n = up[x]
+			if x > 0 {
+				nw = up[x-1]
+			} else if gx > 0 {
+				nw = fb[i0-sw-1]
+			}
+			if x+1 < len(up) {
+				ne = up[x+1]
+			} else if gx+1 < sw {
+				ne = fb[i0-sw+x+1]
+			}
+			if up2 != nil {
+				nn = up2[x]
+			}
+		}
+		old := cur[x]
+		kc[x] = 1
+		if !fresh {
+			kw, kn := 2, 2
+			if x > 0 {
+				kw = int(kc[x-1])
+			}
+			if kp != nil {
+				kn = int(kp[x])
+			}
+			k := (kw*3 + kn) * 4
+			if old == w {
+				k++
+			}
+			if old == n {
+				k += 2
+			}
+			if v == old {
+				e.bit(&m.keep[k], 1)
+				kc[x] = 0
+				prevHit = hitKept
+				continue
+			}
+			e.bit(&m.keep[k], 0)
+		}
+		sig := 0
+		if w == n {
+			sig |= 1
+		}
+		if n == ne {
+			sig |= 2
+		}
+		if w == nw {
+			sig |= 4
+		}
+		if n == nw {
+			sig |= 8
+		}
+		if w == ww {
+			sig |= 16
+		}
+		if n == nn {
+			sig |= 32
+		}
+		ctx := sig | prevHit<<6
+		cur[x] = v
+		// W, then N: no earlier candidate to repeat but W.
+		if w != 0 && w != old {
+			if v == w {
+				e.bit(&m.eq[candW][ctx], 1)
+				prevHit = hitW
+				continue
+			}
+			e.bit(&m.eq[candW][ctx], 0)
+		}
+		if n != 0 && n != old && n != w {
+			if v == n {
+				e.bit(&m.eq[candN][ctx], 1)
+				prevHit = hitCand
+				continue
+			}
+			e.bit(&m.eq[candN][ctx], 0)
+		}
+		// The rest as the decoder sees them.
+		c.w, c.n, c.ne, c.nw, c.ww, c.nn, c.old = w, n, ne, nw, ww, nn, old
+		c.keyed = false
+		c.nt = 0
+		if w != 0 && w != old {
+			c.tried[0] = w
+			c.nt = 1
+		}
+		if n != 0 && n != old && n != w {
+			c.tried[c.nt] = n
+			c.nt++
+		}
+		hit := numCands
+		for k := candNE; k < numCands; k++ {
+			cv := m.cand(&c, k)
+			if cv == 0 {
+				continue
+			}
+			if v == cv {
+				e.bit(&m.eq[k][ctx], 1)
+				hit = k
+				break
+			}
+			e.bit(&m.eq[k][ctx], 0)
+		}
+		if hit == numCands {
+			ref, act := c.litPred()
+			m.color.encode(e, v, min(c.nt, 4), ref, act)
+		}
+		m.learn(&c, v, hit)
+		prevHit = hitClass(hit)
+	}
+	m.prevHit = prevHit
 }
 
 // encodeColor codes v, a pixel that is not kept, and returns the
