@@ -90,26 +90,44 @@ func (e *rcEncoder) shiftLow() {
 }
 
 func (e *rcEncoder) bit(p *prob, b int) {
-	// p.update(b), written out: the coder's hottest path.
+	// p.update(b), written out: the coder's hottest path. The masks
+	// change no value (counts stay below 32, shifts below 8) but spare
+	// the bounds check and the over-wide-shift fix-ups.
 	v := uint64(*p)
-	n := v >> 32
-	sh := probShift[n]
+	n := v >> 32 & probMaxCount
+	sh := uint32(probShift[n])
 	f, s := uint32(v)&(1<<probBits-1), uint32(v>>probBits)&(1<<probBits-1)
 	bound := (e.rng >> probBits) * ((f + s) >> 1)
 	if b == 0 {
 		e.rng = bound
-		f += (1<<probBits - f) >> (sh & 0xff)
-		s += (1<<probBits - s) >> (sh >> 8)
+		f += (1<<probBits - f) >> (sh & 15)
+		s += (1<<probBits - s) >> (sh >> 8 & 15)
 	} else {
 		e.low += uint64(bound)
 		e.rng -= bound
-		f -= f >> (sh & 0xff)
-		s -= s >> (sh >> 8)
+		f -= f >> (sh & 15)
+		s -= s >> (sh >> 8 & 15)
 	}
-	if n < probMaxCount {
-		n++
+	*p = prob(probNext[n] | uint64(s)<<probBits | uint64(f))
+	if e.rng < rcTop {
+		e.renorm()
 	}
-	*p = prob(n<<32 | uint64(s)<<probBits | uint64(f))
+}
+
+// probNext is the count field of a prob after one more bit, by the
+// count before it.
+var probNext = func() (t [probMaxCount + 1]uint64) {
+	for n := range t {
+		t[n] = uint64(min(n+1, probMaxCount)) << 32
+	}
+	return t
+}()
+
+// renorm shifts out the settled top bytes of low: out of bit's path,
+// which then needs no stack frame.
+//
+//go:noinline
+func (e *rcEncoder) renorm() {
 	for e.rng < rcTop {
 		e.rng <<= 8
 		e.shiftLow()
