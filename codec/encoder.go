@@ -331,14 +331,19 @@ func (e *Encoder) detect(f Frame, all bool) {
 }
 
 func convertRow(dst []uint32, src []byte, f PixelFormat) {
+	// One bounds check per pixel, on the 4-byte window (the loop over
+	// dst with src[i*4:] checked both).
+	src = src[:len(dst)*4]
 	if f == RGBA {
 		for i := range dst {
-			dst[i] = binary.LittleEndian.Uint32(src[i*4:]) | opaque
+			s := src[i*4 : i*4+4 : i*4+4]
+			dst[i] = binary.LittleEndian.Uint32(s) | opaque
 		}
 		return
 	}
 	for i := range dst {
-		v := binary.LittleEndian.Uint32(src[i*4:])
+		s := src[i*4 : i*4+4 : i*4+4]
+		v := binary.LittleEndian.Uint32(s)
 		dst[i] = v>>16&0xff | v&0xff00 | (v&0xff)<<16 | opaque
 	}
 }
