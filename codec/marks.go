@@ -184,8 +184,17 @@ func (e *Encoder) flood(seed int, bg uint32) {
 	cur, rec, stamp, gen := e.cur, e.rec, e.stamp, e.gen
 	state, tbg, tw := e.state, e.bg, e.tw
 	sw, sh := e.w, e.h
+	// The neighbours' steps in the screen and in the shape's packed
+	// positions.
+	var step [8]int
+	var pstep [8]int32
+	for k := range step {
+		step[k] = floodDY[k]*sw + floodDX[k]
+		pstep[k] = int32(floodDX[k] + floodDY[k]<<16)
+	}
 	for i := 0; i < len(comp); i++ {
-		x, y := int(comp[i]&0xffff), int(comp[i]>>16)
+		c := comp[i]
+		x, y := int(c&0xffff), int(c>>16)
 		p := y*sw + x
 		x0, x1, y0, y1 = min(x0, x), max(x1, x), min(y0, y), max(y1, y)
 		if cur[p] != rec[p] || e.key {
@@ -194,19 +203,25 @@ func (e *Encoder) flood(seed int, bg uint32) {
 			kept++
 		}
 		if x > 0 && y > 0 && x+1 < sw && y+1 < sh {
-			// Inside the screen: the eight neighbours, unclipped.
+			// Inside the screen: the eight neighbours, unclipped. Away
+			// from its tile's border they are all in the pixel's tile,
+			// which qualifies (the seed's did, and so did every tile the
+			// shape grew into).
+			inner := (x+1)&(tileSize-1) > 1 && (y+1)&(tileSize-1) > 1
 			for k := range 8 {
-				nx, ny := x+floodDX[k], y+floodDY[k]
-				q := ny*sw + nx
+				q := p + step[k]
 				if cur[q] == bg || stamp[q] >= gen {
 					continue
 				}
-				t := ny/tileSize*tw + nx/tileSize
-				if state[t] != stCoded || tbg[t] != bg {
-					continue
+				if !inner {
+					nx, ny := x+floodDX[k], y+floodDY[k]
+					t := ny/tileSize*tw + nx/tileSize
+					if state[t] != stCoded || tbg[t] != bg {
+						continue
+					}
 				}
 				stamp[q] = gen
-				comp = append(comp, int32(nx|ny<<16))
+				comp = append(comp, c+pstep[k])
 			}
 			continue
 		}
