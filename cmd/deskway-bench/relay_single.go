@@ -30,6 +30,7 @@ import (
 
 type singleResult struct {
 	Mode        string  `json:"mode"`
+	Endpoints   string  `json:"endpoints"`
 	Size        int     `json:"size"`
 	RelayMBps   float64 `json:"relay_mb_per_s,omitempty"`
 	DirectMBps  float64 `json:"direct_mb_per_s,omitempty"`
@@ -123,9 +124,32 @@ func runSingle(f *relayFlags, bin string) error {
 		return err
 	}
 	slice := f.duration / time.Duration(f.runs)
-	res := singleResult{Mode: f.mode, Size: f.size, Runs: f.runs}
+	res := singleResult{Mode: f.mode, Endpoints: f.endpoints, Size: f.size, Runs: f.runs}
 	pid := relay.cmd.Process.Pid
-	if f.mode == "throughput" {
+	if f.mode == "throughput" && f.endpoints == "ws" {
+		t, err := newWSThroughput(wp, key)
+		if err != nil {
+			return err
+		}
+		defer t.stop()
+		var rs, ds []float64
+		var cpu time.Duration
+		var msgs int64
+		for range f.runs {
+			c0, _, _ := procStat(pid)
+			n := streamWS(t.host, f.size, slice, &t.got)
+			c1, _, _ := procStat(pid)
+			cpu += c1 - c0
+			msgs += n / int64(f.size)
+			rs = append(rs, float64(n)/slice.Seconds()/1e6)
+			ds = append(ds, float64(streamWS(t.direct, f.size, slice, &t.sunk))/slice.Seconds()/1e6)
+		}
+		res.RelayMBps, res.DirectMBps = median(rs), median(ds)
+		res.Ratio = res.RelayMBps / res.DirectMBps
+		if msgs > 0 {
+			res.RelayCPUPer = float64(cpu.Microseconds()) / float64(msgs)
+		}
+	} else if f.mode == "throughput" {
 		direct, err := wsDial(daddr, "/sink")
 		if err != nil {
 			return err
@@ -230,7 +254,7 @@ func runSingle(f *relayFlags, bin string) error {
 		return nil
 	}
 	if res.Mode == "throughput" {
-		fmt.Printf("relay throughput, one session, %d B messages, %v in %d slices each (load avg %s)\n", f.size, f.duration, f.runs, res.Load)
+		fmt.Printf("relay throughput, one session, %d B messages, %s endpoints, %v in %d slices each (load avg %s)\n", f.size, f.endpoints, f.duration, f.runs, res.Load)
 		fmt.Printf("  through the relay   %8.1f MB/s   (relay %.2f µs CPU per message)\n", res.RelayMBps, res.RelayCPUPer)
 		fmt.Printf("  direct WebSocket    %8.1f MB/s\n", res.DirectMBps)
 		fmt.Printf("  relay / direct      %8.1f %%\n", 100*res.Ratio)

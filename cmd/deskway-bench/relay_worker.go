@@ -380,11 +380,7 @@ func (s *sender) tick(now time.Time) {
 }
 
 func connectRelay(p workerParams, key ed25519.PrivateKey, sess proto.SessionID, role proto.Role) (*wsConn, error) {
-	now := time.Now()
-	t := &proto.Ticket{ID: proto.NewTicketID(), Session: sess, HostID: "bench", Role: role, Mode: proto.ModeSupport,
-		Relays:   []proto.RelayRef{{ID: p.RelayID, URL: "http://" + p.RelayAddr}},
-		IssuedAt: now.Add(-time.Second), NotBefore: now.Add(-time.Second), Expiry: now.Add(55 * time.Second)}
-	b, err := proto.SignTicket(t, "bench", key)
+	b, err := benchTicket(p, key, sess, role)
 	if err != nil {
 		return nil, err
 	}
@@ -397,6 +393,15 @@ func connectRelay(p workerParams, key ed25519.PrivateKey, sess proto.SessionID, 
 		return nil, err
 	}
 	return c, nil
+}
+
+// benchTicket signs a ticket for one end of a session on the bench relay.
+func benchTicket(p workerParams, key ed25519.PrivateKey, sess proto.SessionID, role proto.Role) ([]byte, error) {
+	now := time.Now()
+	t := &proto.Ticket{ID: proto.NewTicketID(), Session: sess, HostID: "bench", Role: role, Mode: proto.ModeSupport,
+		Relays:   []proto.RelayRef{{ID: p.RelayID, URL: "http://" + p.RelayAddr}},
+		IssuedAt: now.Add(-time.Second), NotBefore: now.Add(-time.Second), Expiry: now.Add(55 * time.Second)}
+	return proto.SignTicket(t, "bench", key)
 }
 
 // waitPairedRaw reads notices until "paired".

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/deskway/deskway/proto"
+	"github.com/deskway/deskway/proto/ws"
+)
+
+// Throughput between the product's own endpoints (-endpoints ws): the
+// agent's and the viewers' WebSocket layer, proto/ws over
+// github.com/coder/websocket, on both paths. Clients mask with a random
+// key as RFC 6455 requires (the raw endpoints use the all-zero key, so the
+// direct path's sink never unmasks while the relay always does) and read
+// each message whole, as a session does. The direct path is the same
+// sender writing to a sink that accepts with coder/websocket in this
+// process: what a session would get if host and viewer could reach each
+// other.
+
+type wsThroughput struct {
+	host, viewer, direct *ws.Conn
+	got, sunk            atomic.Int64
+	stop                 func()
+}
+
+func newWSThroughput(wp workerParams, key ed25519.PrivateKey) (*wsThroughput, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	t := &wsThroughput{}
+	sess := proto.NewSessionID()
+	var conns []*ws.Conn
+	fail := func(err error) (*wsThroughput, error) {
+		for _, c := range conns {
+			c.WebSocket().CloseNow()
+		}
+		return nil, err
+	}
+	for _, role := range []proto.Role{proto.RoleHost, proto.RoleViewer} {
+		b, err := benchTicket(wp, key, sess, role)
+		if err != nil {
+			return fail(err)
+		}
+		c, err := ws.Connect(ctx, ws.Relay{RelayID: wp.RelayID, URL: "http://" + wp.RelayAddr, Ticket: b}, nil)
+		if err != nil {
+			return fail(err)
+		}
+		conns = append(conns, c)
+	}
+	for _, c := range conns {
+		if _, err := c.WaitPaired(ctx, nil); err != nil {
+			return fail(err)
+		}
+	}
+	t.host, t.viewer = conns[0], conns[1]
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fail(err)
+	}
+	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		wc, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		c := ws.NewConn(wc, 0, nil)
+		for {
+			p, err := c.ReadMsg(context.Background())
+			if err != nil {
+				return
+			}
+			t.sunk.Add(int64(len(p)))
+		}
+	})}
+	go hs.Serve(ln)
+	wc, _, err := websocket.Dial(ctx, "ws://"+ln.Addr().String()+"/sink", nil)
+	if err != nil {
+		hs.Close()
+		return fail(err)
+	}
+	t.direct = ws.NewConn(wc, 0, nil)
+	go func() {
+		for {
+			p, err := t.viewer.ReadMsg(context.Background())
+			if err != nil {
+				return
+			}
+			t.got.Add(int64(len(p)))
+		}
+	}()
+	t.stop = func() {
+		for _, c := range []*ws.Conn{t.host, t.viewer, t.direct} {
+			c.WebSocket().CloseNow()
+		}
+		hs.Close()
+	}
+	return t, nil
+}
+
+// streamWS is stream for a ws.Conn.
+func streamWS(c *ws.Conn, size int, d time.Duration, counter *atomic.Int64) int64 {
+	msg := make([]byte, size)
+	ctx := context.Background()
+	sent := counter.Load()
+	start := sent
+	end := time.Now().Add(d)
+	for time.Now().Before(end) {
+		for range 16 {
+			if c.WriteMsg(ctx, msg) != nil {
+				return 0
+			}
+			sent += int64(size)
+		}
+	}
+	n := counter.Load() - start
+	for i := 0; counter.Load() < sent && i < 500; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return n
+}
