@@ -539,24 +539,28 @@ func b2i8(b bool) uint8 {
 
 // colorModel codes colours by their place in a move-to-front list of the
 // 255 most recent ones (a screen's anti-aliased text and icons use a few
-// hundred), under a small context chosen by the caller; escape: the
+// hundred), under a small context chosen by the caller, after one bit
+// that says whether the colour is among them; if not, the
 // colour itself as green, red - green and blue - green (greys cost one
 // channel), each as the zigzagged difference from a prediction, green
 // under the activity around the pixel, the others under the size of the
 // previous channel's difference.
 type colorModel struct {
+	known   [5]prob
 	mtfLen  [5][16]prob
 	mtfLow  [1 << mtfBits]prob
 	litLen  [3][numMagCtx][16]prob
 	litLow  [3][numMagCtx][256]prob
 	recent  [mtfSize]uint32
 	nrecent int
-	// in counts the recent colours by a hash of 10 bits: a colour whose
-	// count is zero is not among them, without a search.
-	in [1 << 10]uint8
+	// in counts the recent colours by a hash of 12 bits: a colour whose
+	// count is zero is not among them, without a search (at 10 bits a
+	// quarter of the new colours searched the whole list).
+	in [1 << 12]uint8
 }
 
 func (m *colorModel) reset() {
+	initProbs(m.known[:])
 	for i := range m.mtfLen {
 		initProbs(m.mtfLen[i][:])
 	}
@@ -571,7 +575,7 @@ func (m *colorModel) reset() {
 	clear(m.in[:])
 }
 
-func colorHash(c uint32) uint32 { return (c * 0x9E3779B1) >> 22 }
+func colorHash(c uint32) uint32 { return (c * 0x9E3779B1) >> 20 }
 
 // find returns the place of c among the recent colours, nrecent if it is
 // not one of them.
@@ -604,8 +608,7 @@ func (m *colorModel) toFront(i int, c uint32) {
 // touch moves c to the front of the recent colours.
 func (m *colorModel) touch(c uint32) { m.toFront(m.find(c), c) }
 
-// encodePlace codes a place in the recent colours (mtfSize: escape) as
-// its bit length under context k, then the bits below the leading one
+// encodePlace codes a place in the recent colours as its bit length under context k, then the bits below the leading one
 // under the bit length alone: deep places are rare, and share their
 // statistics across contexts.
 func (m *colorModel) encodePlace(e *rcEncoder, k, i int) {
@@ -622,7 +625,7 @@ func (m *colorModel) decodePlace(d *rcDecoder, k int) int {
 		return n
 	}
 	if n > mtfBits {
-		return mtfSize // corrupt: an escape
+		return mtfSize // corrupt: read as a new colour
 	}
 	return 1<<(n-1) + d.tree(m.mtfLow[1<<(n-1):], n-1)
 }
@@ -653,11 +656,11 @@ func (m *colorModel) encode(e *rcEncoder, c uint32, k int, ref uint32, act int) 
 	i := m.find(c)
 	known := i < m.nrecent
 	m.toFront(i, c)
+	e.bit(&m.known[k], b2i(known))
 	if known {
 		m.encodePlace(e, k, i)
 		return
 	}
-	m.encodePlace(e, k, mtfSize)
 	g, rg, bg := planes(c)
 	pg, prg, pbg := planes(ref)
 	dg, drg, db := int8(g-pg), int8(rg-prg), int8(bg-pbg)
@@ -667,11 +670,13 @@ func (m *colorModel) encode(e *rcEncoder, c uint32, k int, ref uint32, act int) 
 }
 
 func (m *colorModel) decode(d *rcDecoder, k int, ref uint32, act int) uint32 {
-	i := m.decodePlace(d, k)
-	if i < m.nrecent {
-		c := m.recent[i]
-		m.toFront(i, c)
-		return c
+	if d.bit(&m.known[k]) == 1 {
+		// A place past the list (a corrupt input) reads a new colour.
+		if i := m.decodePlace(d, k); i < m.nrecent {
+			c := m.recent[i]
+			m.toFront(i, c)
+			return c
+		}
 	}
 	pg, prg, pbg := planes(ref)
 	dg := unzigzag(m.decodeLit(d, 0, act))
