@@ -33,8 +33,8 @@ func Example() {
 	}
 	fmt.Println(dec.Framebuffer().Pix[dec.Framebuffer().PixOffset(100, 50)])
 	// Output:
-	// frame 0: 40 bytes, rects [{0 0 320 200}]
+	// frame 0: 39 bytes, rects [{0 0 320 200}]
 	// frame 1: 1 bytes, rects []
-	// frame 2: 25 bytes, rects [{96 48 16 16}]
+	// frame 2: 24 bytes, rects [{96 48 16 16}]
 	// 0
 }
