@@ -1,5 +1,7 @@
 package codec
 
+import "slices"
+
 // Residual coding of one tile: a palette of the pixels that must be
 // written (index 0 keeps the framebuffer's pixel) as runs, or, for tiles
 // with many colours, every pixel predicted from its neighbours.
@@ -140,23 +142,32 @@ func fromPlanes(g, rg, bg int) uint32 {
 }
 
 // encodePhoto appends the residuals of the w x h tile at src[off:] to out:
-// three planes, each predicted with med inside the tile.
+// three planes, each predicted with med inside the tile (as predict,
+// row by row: the first row from the left, the first column from above).
 func encodePhoto(out []byte, src []uint32, off, stride, w, h int) []byte {
 	var pl [3][tileSize * tileSize]uint8
 	for y := 0; y < h; y++ {
-		row := src[off+y*stride:]
-		for x := 0; x < w; x++ {
-			g, rg, bg := planes(row[x])
+		row := src[off+y*stride : off+y*stride+w]
+		for x, v := range row {
+			g, rg, bg := planes(v)
 			i := y*w + x
 			pl[0][i], pl[1][i], pl[2][i] = uint8(g), uint8(rg), uint8(bg)
 		}
 	}
+	n := len(out)
+	out = slices.Grow(out, 3*w*h)[:n+3*w*h]
 	for k := range pl {
-		p := pl[k][:]
-		for y := 0; y < h; y++ {
-			for x := 0; x < w; x++ {
-				i := y*w + x
-				out = append(out, uint8(int(p[i])-predict(p, w, x, y)))
+		p := pl[k][: w*h : w*h]
+		res := out[n+k*w*h : n+(k+1)*w*h : n+(k+1)*w*h]
+		res[0] = p[0]
+		for x := 1; x < w; x++ {
+			res[x] = p[x] - p[x-1]
+		}
+		for y := 1; y < h; y++ {
+			row, up, r := p[y*w:y*w+w], p[(y-1)*w : y*w][:w], res[y*w:y*w+w]
+			r[0] = row[0] - up[0]
+			for x := 1; x < len(row); x++ {
+				r[x] = row[x] - uint8(med(int(row[x-1]), int(up[x]), int(up[x-1])))
 			}
 		}
 	}
