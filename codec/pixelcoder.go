@@ -297,15 +297,13 @@ func (m *pixModel) encode(e *rcEncoder, cur, fb []uint32, off, sw, w, h int) {
 // encodeRow codes one row of a tile pixel by pixel (row holds the
 // source pixels, fb[i0:] the framebuffer's row, from screen column gx0
 // on screen row gy), and writes it into fb as it goes. It makes the same
-// decisions as context, cand and encodeColor, which the decoder uses,
-// written out for the encoder's hottest loop: the neighbours slide along
-// the row in locals, and W and N, which most pixels equal, are tried
-// without building the candidate list.
+// decisions as context, cand and decodeColor, which the decoder uses,
+// written out for the encoder's hottest loop: the neighbours are read
+// from row slices into locals, W and N, which most pixels equal, are
+// tried first, and the other candidates are gathered at once.
 func (m *pixModel) encodeRow(e *rcEncoder, row, fb []uint32, i0, gx0, gy, sw int, kp, kc []uint8, fresh bool) {
-	var c pixCtx
 	prevHit := hitNone
-	// Rows above, as wide as the row plus one pixel on each side where
-	// the screen has them; nil above the screen.
+	// The two rows above, as wide as the row; nil above the screen.
 	var up, up2 []uint32
 	if gy > 0 {
 		up = fb[i0-sw : i0-sw+len(row)]
@@ -407,58 +405,68 @@ func (m *pixModel) encodeRow(e *rcEncoder, row, fb []uint32, i0, gx0, gy, sw int
 			}
 			e.bit(&m.eq[candN][ctx], 0)
 		}
-		// The rest as the decoder sees them.
-		c.w, c.n, c.ne, c.nw, c.ww, c.nn, c.old = w, n, ne, nw, ww, nn, old
-		c.keyed = false
-		c.nt = 0
+		// NE, NW and the colours remembered after the pixel's
+		// neighbourhoods, in the decoder's order, each offered once.
+		// The three table reads are issued together: the tables are
+		// larger than the cache, and these are the pixels that miss.
+		var keys [3]uint32
+		keys[0] = predHash(w, n, nw, ne, 0)
+		keys[1] = predHash(w, n, 0, 0, 1)
+		keys[2] = predHash(ww, w, nn, n, 2)
+		cands := [numCands - candNE]uint32{ne, nw,
+			m.pred[0][keys[0]>>(32-predBits)],
+			m.pred[1][keys[1]>>(32-predBits)],
+			m.pred[2][keys[2]>>(32-predBits)]}
+		for j := range keys {
+			if p := cands[2+j]; p != 0 && p>>24 == predTag(keys[j]) {
+				cands[2+j] = p | opaque
+			} else {
+				cands[2+j] = 0
+			}
+		}
+		var tried [numCands]uint32
+		nt := 0
 		if w != 0 && w != old {
-			c.tried[0] = w
-			c.nt = 1
+			tried[nt] = w
+			nt++
 		}
 		if n != 0 && n != old && n != w {
-			c.tried[c.nt] = n
-			c.nt++
+			tried[nt] = n
+			nt++
 		}
 		hit := numCands
-		for k := candNE; k < numCands; k++ {
-			cv := m.cand(&c, k)
-			if cv == 0 {
+	next:
+		for j, cv := range cands {
+			if cv == 0 || cv == old {
 				continue
 			}
+			for _, t := range tried[:nt] {
+				if t == cv {
+					continue next
+				}
+			}
+			k := candNE + j
 			if v == cv {
 				e.bit(&m.eq[k][ctx], 1)
 				hit = k
 				break
 			}
 			e.bit(&m.eq[k][ctx], 0)
+			tried[nt] = cv
+			nt++
 		}
 		if hit == numCands {
-			ref, act := c.litPred()
-			m.color.encode(e, v, min(c.nt, 4), ref, act)
+			ref, act := litPred(w, n, nw)
+			m.color.encode(e, v, min(nt, 4), ref, act)
 		}
-		m.learn(&c, v, hit)
+		if hit >= candPred {
+			for j := range m.pred {
+				m.pred[j][keys[j]>>(32-predBits)] = v&^opaque | predTag(keys[j])<<24
+			}
+		}
 		prevHit = hitClass(hit)
 	}
 	m.prevHit = prevHit
-}
-
-// encodeColor codes v, a pixel that is not kept, and returns the
-// candidate that matched (numCands: none).
-func (m *pixModel) encodeColor(e *rcEncoder, c *pixCtx, v uint32) int {
-	for k := range numCands {
-		cv := m.cand(c, k)
-		if cv == 0 {
-			continue
-		}
-		if v == cv {
-			e.bit(&m.eq[k][c.sig|m.prevHit<<6], 1)
-			return k
-		}
-		e.bit(&m.eq[k][c.sig|m.prevHit<<6], 0)
-	}
-	ref, act := c.litPred()
-	m.color.encode(e, v, min(c.nt, 4), ref, act)
-	return numCands
 }
 
 // decode reads a tile coded by encode into fb.
@@ -691,16 +699,18 @@ func (m *colorModel) decode(d *rcDecoder, k int, ref uint32, act int) uint32 {
 // edge detector of W, N and NW (W alone at the screen's edges).
 // The second result is the context of the green channel's residual:
 // how much W, N and NW differ in green (flat, soft, edge, hard edge).
-func (c *pixCtx) litPred() (uint32, int) {
-	if c.w == 0 || c.n == 0 || c.nw == 0 {
-		return c.w, numMagCtx - 1
+func (c *pixCtx) litPred() (uint32, int) { return litPred(c.w, c.n, c.nw) }
+
+func litPred(w, n, nw uint32) (uint32, int) {
+	if w == 0 || n == 0 || nw == 0 {
+		return w, numMagCtx - 1
 	}
 	var p uint32
 	for sh := 0; sh < 24; sh += 8 {
-		a, b, d := int(c.w>>sh&0xff), int(c.n>>sh&0xff), int(c.nw>>sh&0xff)
+		a, b, d := int(w>>sh&0xff), int(n>>sh&0xff), int(nw>>sh&0xff)
 		p |= uint32(med(a, b, d)) << sh
 	}
-	a, b, d := int(c.w>>8&0xff), int(c.n>>8&0xff), int(c.nw>>8&0xff)
+	a, b, d := int(w>>8&0xff), int(n>>8&0xff), int(nw>>8&0xff)
 	return p | opaque, magCtx(int8(min(abs(a-d)+abs(b-d), 127)))
 }
 
