@@ -48,27 +48,28 @@ type Encoder struct {
 	ent *streamEncoder
 
 	// Per-frame scratch.
-	sec       [numSections]wbuf
-	changed   []bool   // per tile: raw input changed
-	state     []uint8  // per tile: tileState
-	bg        []uint32 // per tile: background colour (markable tiles)
-	few       []bool   // per tile: at most maxPalette colours
-	thash     []uint64 // per tile: hash of cur (dirty, not lossy tiles)
-	slot      []int32  // per tile: cache slot of a hit
-	dirty     []int32  // tiles to code, raster order
-	stamp     []uint32 // per pixel: mark labelling
-	gen       uint32
-	cc        colorCounter
-	pal       []uint32
-	comp      []int32
-	cands     []markCand
-	learn     []markCand       // marks learnt from the framebuffer
-	candCount map[uint64]int32 // new shapes by hash: occurrences this update
-	candPix   []uint32
-	scaled    []byte
-	copyTmp   []uint32
-	motion    motionScratch
-	lossyBuf  bytes.Buffer
+	sec        [numSections]wbuf
+	changed    []bool   // per tile: raw input changed
+	state      []uint8  // per tile: tileState
+	bg         []uint32 // per tile: background colour (markable tiles)
+	few        []bool   // per tile: at most maxPalette colours
+	thash      []uint64 // per tile: hash of cur (dirty, not lossy tiles)
+	slot       []int32  // per tile: cache slot of a hit
+	dirty      []int32  // tiles to code, raster order
+	stamp      []uint32 // per pixel: mark labelling
+	gen        uint32
+	cc         colorCounter
+	pal        []uint32
+	comp       []int32
+	floodQueue []int32
+	cands      []markCand
+	learn      []markCand       // marks learnt from the framebuffer
+	candCount  map[uint64]int32 // new shapes by hash: occurrences this update
+	candPix    []uint32
+	scaled     []byte
+	copyTmp    []uint32
+	motion     motionScratch
+	lossyBuf   bytes.Buffer
 
 	stats Stats
 }

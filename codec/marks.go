@@ -172,7 +172,13 @@ func (e *Encoder) codeMarks() {
 }
 
 // flood labels the shape of non-background pixels around seed and keeps
-// it as a mark candidate if it qualifies.
+// it as a mark candidate if it qualifies: the pixels 8-connected to seed
+// that differ from bg and lie in coded tiles of the same background.
+//
+// It fills by runs: a run of such pixels along a row is taken whole,
+// then the row above and the row below are scanned from one pixel left
+// of it to one pixel right, and each new run found there is queued by
+// its first pixel. Each pixel is looked at about three times, not eight.
 func (e *Encoder) flood(seed int, bg uint32) {
 	// The shape's pixels as x | y<<16: no division by the screen width.
 	sx, sy := seed%e.w, seed/e.w
@@ -184,16 +190,57 @@ func (e *Encoder) flood(seed int, bg uint32) {
 	cur, rec, stamp, gen := e.cur, e.rec, e.stamp, e.gen
 	state, tbg, tw := e.state, e.bg, e.tw
 	sw, sh := e.w, e.h
-	// The neighbours' steps in the screen and in the shape's packed
-	// positions.
-	var step [8]int
-	var pstep [8]int32
-	for k := range step {
-		step[k] = floodDY[k]*sw + floodDX[k]
-		pstep[k] = int32(floodDX[k] + floodDY[k]<<16)
+	// in reports whether the pixel at x, y (at q) belongs to the shape
+	// and has not been taken yet.
+	in := func(x, y, q int) bool {
+		if cur[q] == bg || stamp[q] >= gen {
+			return false
+		}
+		t := int(uint(y)/tileSize)*tw + int(uint(x)/tileSize)
+		return state[t] == stCoded && tbg[t] == bg
 	}
-	for i := 0; i < len(comp); i++ {
-		c := comp[i]
+	take := func(x, y, q int) {
+		stamp[q] = gen
+		comp = append(comp, int32(x|y<<16))
+	}
+	// Queued: taken pixels whose runs are still to be taken whole.
+	queue := append(e.floodQueue[:0], int32(sx|sy<<16))
+	for len(queue) > 0 {
+		c := queue[len(queue)-1]
+		queue = queue[:len(queue)-1]
+		x, y := int(c&0xffff), int(c>>16)
+		row := y * sw
+		xa := x
+		for xa > 0 && in(xa-1, y, row+xa-1) {
+			xa--
+			take(xa, y, row+xa)
+		}
+		xb := x
+		for xb+1 < sw && in(xb+1, y, row+xb+1) {
+			xb++
+			take(xb, y, row+xb)
+		}
+		xa, xb = max(xa-1, 0), min(xb+1, sw-1)
+		for _, ny := range [2]int{y - 1, y + 1} {
+			if ny < 0 || ny >= sh {
+				continue
+			}
+			nrow := ny * sw
+			for nx := xa; nx <= xb; nx++ {
+				if !in(nx, ny, nrow+nx) {
+					continue
+				}
+				take(nx, ny, nrow+nx)
+				queue = append(queue, int32(nx|ny<<16))
+				// The rest of this run is taken from its first pixel.
+				for nx+1 <= xb && in(nx+1, ny, nrow+nx+1) {
+					nx++
+				}
+			}
+		}
+	}
+	e.floodQueue = queue
+	for _, c := range comp {
 		x, y := int(c&0xffff), int(c>>16)
 		p := y*sw + x
 		x0, x1, y0, y1 = min(x0, x), max(x1, x), min(y0, y), max(y1, y)
@@ -201,47 +248,6 @@ func (e *Encoder) flood(seed int, bg uint32) {
 			changed = true
 		} else {
 			kept++
-		}
-		if x > 0 && y > 0 && x+1 < sw && y+1 < sh {
-			// Inside the screen: the eight neighbours, unclipped. Away
-			// from its tile's border they are all in the pixel's tile,
-			// which qualifies (the seed's did, and so did every tile the
-			// shape grew into).
-			inner := (x+1)&(tileSize-1) > 1 && (y+1)&(tileSize-1) > 1
-			for k := range 8 {
-				q := p + step[k]
-				if cur[q] == bg || stamp[q] >= gen {
-					continue
-				}
-				if !inner {
-					nx, ny := x+floodDX[k], y+floodDY[k]
-					t := ny/tileSize*tw + nx/tileSize
-					if state[t] != stCoded || tbg[t] != bg {
-						continue
-					}
-				}
-				stamp[q] = gen
-				comp = append(comp, c+pstep[k])
-			}
-			continue
-		}
-		xa, xb := max(x-1, 0), min(x+1, sw-1)
-		ya, yb := max(y-1, 0), min(y+1, sh-1)
-		for ny := ya; ny <= yb; ny++ {
-			row := ny * sw
-			trow := ny / tileSize * tw
-			for nx := xa; nx <= xb; nx++ {
-				q := row + nx
-				if cur[q] == bg || stamp[q] >= gen {
-					continue
-				}
-				t := trow + nx/tileSize
-				if state[t] != stCoded || tbg[t] != bg {
-					continue
-				}
-				stamp[q] = gen
-				comp = append(comp, int32(nx|ny<<16))
-			}
 		}
 	}
 	e.comp = comp
@@ -269,12 +275,6 @@ func (e *Encoder) flood(seed int, bg uint32) {
 	hs := hashPix(uint64(w<<8|h)*0x9E3779B97F4A7C15, pix)
 	e.cands = append(e.cands, markCand{x0, y0, w, h, off, hs, kept*2 >= len(comp), bg})
 }
-
-// The eight neighbours of a pixel, in the order the flood visits them.
-var (
-	floodDX = [8]int{-1, 0, 1, -1, 1, -1, 0, 1}
-	floodDY = [8]int{-1, -1, -1, 0, 0, 1, 1, 1}
-)
 
 // learnable reports whether the decoder, cutting c's box out of its
 // framebuffer at the end of the update with c's background as the
