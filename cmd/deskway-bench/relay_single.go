@@ -283,13 +283,18 @@ func median(v []float64) float64 {
 // stream writes size-byte messages on c for d and returns how many bytes
 // the counter advanced by in that time, then waits for the tail to land.
 func stream(c *wsConn, size int, d time.Duration, counter *atomic.Int64) int64 {
+	return streamTo(func(p []byte) error { return c.write(wsBinary, p) }, size, d, counter)
+}
+
+// streamTo is stream for any endpoint's write.
+func streamTo(write func([]byte) error, size int, d time.Duration, counter *atomic.Int64) int64 {
 	msg := make([]byte, size)
 	sent := counter.Load()
-	start := counter.Load()
+	start := sent
 	end := time.Now().Add(d)
 	for time.Now().Before(end) {
 		for range 16 {
-			if c.write(wsBinary, msg) != nil {
+			if write(msg) != nil {
 				return 0
 			}
 			sent += int64(size)

@@ -105,22 +105,6 @@ func newWSThroughput(wp workerParams, key ed25519.PrivateKey) (*wsThroughput, er
 
 // streamWS is stream for a ws.Conn.
 func streamWS(c *ws.Conn, size int, d time.Duration, counter *atomic.Int64) int64 {
-	msg := make([]byte, size)
 	ctx := context.Background()
-	sent := counter.Load()
-	start := sent
-	end := time.Now().Add(d)
-	for time.Now().Before(end) {
-		for range 16 {
-			if c.WriteMsg(ctx, msg) != nil {
-				return 0
-			}
-			sent += int64(size)
-		}
-	}
-	n := counter.Load() - start
-	for i := 0; counter.Load() < sent && i < 500; i++ {
-		time.Sleep(10 * time.Millisecond)
-	}
-	return n
+	return streamTo(func(p []byte) error { return c.WriteMsg(ctx, p) }, size, d, counter)
 }
