@@ -21,9 +21,7 @@ import (
 // (`deskway-agent share --yes`, the broker from DESKWAY_BROKER), reads the
 // code it prints, and joins as the technician.
 func TestShareCommand(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the agent")
-	}
+	testbed.Long(t, "builds the agent")
 	d := testbed.Xvfb(t, 480, 320)
 	b := startBroker(t)
 	ctx, cancel := context.WithCancel(context.Background())

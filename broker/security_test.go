@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"github.com/deskway/deskway/internal/testbed"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -281,9 +282,7 @@ func TestRecoveryCodeUsedOnce(t *testing.T) {
 // interleaved samples must be within ±10 %; on a busy machine a round may
 // be repeated.
 func TestLoginTimingUnknownUser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("slow: production Argon2id parameters")
-	}
+	testbed.Long(t, "slow: production Argon2id parameters")
 	b := startBroker(t, sqliteStore(t), nil, func(c *Config) {
 		c.PasswordParams = DefaultPasswordParams
 		c.LoginLimits = LoginLimits{PerIP: rate.Inf, FreeFailures: 1 << 30, SoftLockFailures: 1 << 30}

@@ -52,9 +52,7 @@ func corpusTraces(tb testing.TB) (string, []string) {
 // TestCorpusLossless encodes every frame of every corpus trace and checks
 // the decoder reproduces each one exactly (the bench measures the bytes).
 func TestCorpusLossless(t *testing.T) {
-	if testing.Short() {
-		t.Skip("corpus round trip is long; run without -short")
-	}
+	testbed.Long(t, "corpus round trip is long; run without -short")
 	dir, names := corpusTraces(t)
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {

@@ -30,9 +30,7 @@ const xkQ = 0x71
 // (fit: the window's width, aspect kept), and that a key typed into the
 // viewer's window arrives in the focused window on the host.
 func TestEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the end-to-end test builds and runs four binaries: not with -short")
-	}
+	testbed.Long(t, "the end-to-end test builds and runs four binaries: not with -short")
 	hostD := testbed.Xvfb(t, 1920, 1080)
 	viewD := testbed.Xvfb(t, 1280, 800)
 	pic := desktopPicture(t)

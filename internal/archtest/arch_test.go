@@ -5,6 +5,7 @@ package archtest
 
 import (
 	"encoding/json"
+	"github.com/deskway/deskway/internal/testbed"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -123,9 +124,7 @@ func TestImportDirection(t *testing.T) {
 // TestLeavesBuildEverywhere checks that the leaf packages and the servers
 // build without cgo, and the leaves and the viewer core for WebAssembly.
 func TestLeavesBuildEverywhere(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds several targets")
-	}
+	testbed.Long(t, "builds several targets")
 	builds := []struct {
 		env      []string
 		patterns []string

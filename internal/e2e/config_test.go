@@ -48,9 +48,7 @@ const (
 //
 //	go test ./internal/e2e -run TestConfigDoc -update
 func TestConfigDoc(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds every command")
-	}
+	testbed.Long(t, "builds every command")
 	bin := testbed.Binaries(t, "deskway-broker", "deskway-relay", "deskway-agent", "deskway-viewer")
 	var b strings.Builder
 	b.WriteString(beginGenerated + "\n")

@@ -34,9 +34,7 @@ import (
 // process the script started must be gone, and it must say where the data
 // is kept.
 func TestDemo(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the whole demo")
-	}
+	testbed.Long(t, "builds and runs the whole demo")
 	for _, tool := range []string{"Xvfb", "openbox", "xterm", "mousepad", "make", "setsid"} {
 		_, err := exec.LookPath(tool)
 		testbed.Need(t, tool, err)

@@ -47,9 +47,7 @@ const (
 // indicator is up on it. Both sessions are then in the broker's list with
 // the relay's byte counts.
 func TestSuite(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts the whole suite")
-	}
+	testbed.Long(t, "starts the whole suite")
 	for _, tool := range []string{"xdotool", "xterm"} {
 		_, err := exec.LookPath(tool)
 		testbed.Need(t, tool, err)

@@ -82,3 +82,14 @@ func Corpus(t testing.TB) string {
 	}
 	return dir
 }
+
+// Long marks a test too long for -short (it builds commands, starts a
+// whole suite or replays the corpus): under -short it skips, saying why,
+// except under DESKWAY_REQUIRE_ALL=1, where a skip would hide it and the
+// test fails instead.
+func Long(t testing.TB, why string) {
+	t.Helper()
+	if testing.Short() {
+		Need(t, "a run without -short", fmt.Errorf("%s", why))
+	}
+}

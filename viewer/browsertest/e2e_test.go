@@ -32,9 +32,7 @@ const (
 // window on the host. The page must load under the CSP without a
 // violation, and show the SAS and the relay in its status line.
 func TestBrowserViewer(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts the whole suite")
-	}
+	testbed.Long(t, "starts the whole suite")
 	_, err := exec.LookPath("xev")
 	testbed.Need(t, "xev (x11-utils)", err)
 	disp := testbed.Xvfb(t, screenW, screenH)

@@ -20,9 +20,7 @@ import (
 // to the broker). A wrong password is refused with its message; the right
 // one shows the pattern of the host's screen.
 func TestBrowserViewerUnattended(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts the whole suite")
-	}
+	testbed.Long(t, "starts the whole suite")
 	disp := testbed.Xvfb(t, screenW, screenH)
 	browser := testbed.Chromium(t)
 	bin := testbed.Binaries(t, "deskway-broker", "deskway-relay", "deskway-agent")
