@@ -92,6 +92,9 @@ func parseRelayFlags(args []string) (*relayFlags, error) {
 	if f.endpoints != "raw" && f.endpoints != "ws" {
 		return nil, fmt.Errorf("-endpoints %q: want raw or ws", f.endpoints)
 	}
+	if f.endpoints == "ws" && f.proxy != "" {
+		return nil, errors.New("-proxy measures nginx with the raw endpoints only; leave out -endpoints ws")
+	}
 	if f.wp.Phase < 0 {
 		return nil, errors.New("-phase must not be negative")
 	}

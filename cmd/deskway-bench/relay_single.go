@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/ed25519"
 	"encoding/binary"
 	"encoding/json"
@@ -31,6 +32,7 @@ import (
 type singleResult struct {
 	Mode        string  `json:"mode"`
 	Endpoints   string  `json:"endpoints"`
+	Seconds     float64 `json:"duration_s"`
 	Size        int     `json:"size"`
 	RelayMBps   float64 `json:"relay_mb_per_s,omitempty"`
 	DirectMBps  float64 `json:"direct_mb_per_s,omitempty"`
@@ -89,6 +91,24 @@ func runSingle(f *relayFlags, bin string) error {
 	}
 	key := ed25519.NewKeyFromSeed(seed)
 	wp := workerParams{RelayAddr: raddr, RelayID: benchRelayID}
+	slice := f.duration / time.Duration(f.runs)
+	res := singleResult{Mode: f.mode, Endpoints: f.endpoints, Size: f.size, Runs: f.runs, Seconds: f.duration.Seconds()}
+	pid := relay.cmd.Process.Pid
+	relayCPU := func() time.Duration { c, _, _ := procStat(pid); return c }
+	if f.mode == "throughput" && f.endpoints == "ws" {
+		// The product's endpoints make their own session.
+		t, err := newWSThroughput(wp, key)
+		if err != nil {
+			return err
+		}
+		defer t.stop()
+		ctx := context.Background()
+		r := measureThroughput(f.size, slice, f.runs,
+			tpPath{func(p []byte) error { return t.host.WriteMsg(ctx, p) }, &t.got, relayCPU},
+			tpPath{func(p []byte) error { return t.direct.WriteMsg(ctx, p) }, &t.sunk, nil})
+		res.setThroughput(r)
+		return res.print(f.json)
+	}
 	sess := proto.NewSessionID()
 	host, err := connectRelay(wp, key, sess, proto.RoleHost)
 	if err != nil {
@@ -123,33 +143,7 @@ func runSingle(f *relayFlags, bin string) error {
 	if err := waitPairedRaw(host); err != nil {
 		return err
 	}
-	slice := f.duration / time.Duration(f.runs)
-	res := singleResult{Mode: f.mode, Endpoints: f.endpoints, Size: f.size, Runs: f.runs}
-	pid := relay.cmd.Process.Pid
-	if f.mode == "throughput" && f.endpoints == "ws" {
-		t, err := newWSThroughput(wp, key)
-		if err != nil {
-			return err
-		}
-		defer t.stop()
-		var rs, ds []float64
-		var cpu time.Duration
-		var msgs int64
-		for range f.runs {
-			c0, _, _ := procStat(pid)
-			n := streamWS(t.host, f.size, slice, &t.got)
-			c1, _, _ := procStat(pid)
-			cpu += c1 - c0
-			msgs += n / int64(f.size)
-			rs = append(rs, float64(n)/slice.Seconds()/1e6)
-			ds = append(ds, float64(streamWS(t.direct, f.size, slice, &t.sunk))/slice.Seconds()/1e6)
-		}
-		res.RelayMBps, res.DirectMBps = median(rs), median(ds)
-		res.Ratio = res.RelayMBps / res.DirectMBps
-		if msgs > 0 {
-			res.RelayCPUPer = float64(cpu.Microseconds()) / float64(msgs)
-		}
-	} else if f.mode == "throughput" {
+	if f.mode == "throughput" {
 		direct, err := wsDial(daddr, "/sink")
 		if err != nil {
 			return err
@@ -177,37 +171,14 @@ func runSingle(f *relayFlags, bin string) error {
 			}
 			defer viaProxy.close()
 		}
-		var rs, ds, ps []float64
-		var cpu, pcpu time.Duration
-		var msgs, pmsgs int64
-		for range f.runs {
-			c0, _, _ := procStat(pid)
-			n := stream(host, f.size, slice, &got)
-			c1, _, _ := procStat(pid)
-			cpu += c1 - c0
-			msgs += n / int64(f.size)
-			rs = append(rs, float64(n)/slice.Seconds()/1e6)
-			ds = append(ds, float64(stream(direct, f.size, slice, &sunk))/slice.Seconds()/1e6)
-			if proxy != nil {
-				p0 := proxy.cpu()
-				n := stream(viaProxy, f.size, slice, &sunk)
-				pcpu += proxy.cpu() - p0
-				pmsgs += n / int64(f.size)
-				ps = append(ps, float64(n)/slice.Seconds()/1e6)
-			}
-		}
-		res.RelayMBps, res.DirectMBps = median(rs), median(ds)
-		res.Ratio = res.RelayMBps / res.DirectMBps
-		if msgs > 0 {
-			res.RelayCPUPer = float64(cpu.Microseconds()) / float64(msgs)
+		paths := []tpPath{
+			{func(p []byte) error { return host.write(wsBinary, p) }, &got, relayCPU},
+			{func(p []byte) error { return direct.write(wsBinary, p) }, &sunk, nil},
 		}
 		if proxy != nil {
-			res.ProxyMBps = median(ps)
-			res.ProxyRatio = res.ProxyMBps / res.DirectMBps
-			if pmsgs > 0 {
-				res.ProxyCPUPer = float64(pcpu.Microseconds()) / float64(pmsgs)
-			}
+			paths = append(paths, tpPath{func(p []byte) error { return viaProxy.write(wsBinary, p) }, &sunk, proxy.cpu})
 		}
+		res.setThroughput(measureThroughput(f.size, slice, f.runs, paths...))
 	} else {
 		echo, eaddr, err := startEcho()
 		if err != nil {
@@ -247,14 +218,19 @@ func runSingle(f *relayFlags, bin string) error {
 			res.ProxyAdded, res.ProxyAdd99 = res.ProxyP50-res.DirectP50, res.ProxyP99-res.DirectP99
 		}
 	}
+	return res.print(f.json)
+}
+
+// print writes res as JSON or as text.
+func (res *singleResult) print(asJSON bool) error {
 	res.Load = relayLoadAvg()
-	if f.json {
+	if asJSON {
 		b, _ := json.Marshal(res)
 		fmt.Println(string(b))
 		return nil
 	}
 	if res.Mode == "throughput" {
-		fmt.Printf("relay throughput, one session, %d B messages, %s endpoints, %v in %d slices each (load avg %s)\n", f.size, f.endpoints, f.duration, f.runs, res.Load)
+		fmt.Printf("relay throughput, one session, %d B messages, %s endpoints, %v in %d slices each (load avg %s)\n", res.Size, res.Endpoints, time.Duration(res.Seconds*float64(time.Second)), res.Runs, res.Load)
 		fmt.Printf("  through the relay   %8.1f MB/s   (relay %.2f µs CPU per message)\n", res.RelayMBps, res.RelayCPUPer)
 		fmt.Printf("  direct WebSocket    %8.1f MB/s\n", res.DirectMBps)
 		fmt.Printf("  relay / direct      %8.1f %%\n", 100*res.Ratio)
@@ -263,7 +239,7 @@ func runSingle(f *relayFlags, bin string) error {
 		}
 		return nil
 	}
-	fmt.Printf("relay round trip, one session, %d B messages, %v in %d slices each (load avg %s)\n", f.size, f.duration, f.runs, res.Load)
+	fmt.Printf("relay round trip, one session, %d B messages, %v in %d slices each (load avg %s)\n", res.Size, time.Duration(res.Seconds*float64(time.Second)), res.Runs, res.Load)
 	fmt.Printf("  through the relay   p50 %6.0f µs   p99 %6.0f µs\n", res.RelayP50, res.RelayP99)
 	fmt.Printf("  direct echo         p50 %6.0f µs   p99 %6.0f µs\n", res.DirectP50, res.DirectP99)
 	fmt.Printf("  added by the relay  p50 %6.0f µs   p99 %6.0f µs\n", res.AddedP50, res.AddedP99)
@@ -274,6 +250,59 @@ func runSingle(f *relayFlags, bin string) error {
 	return nil
 }
 
+// tpPath is one path of the throughput mode: how to send a message, the
+// counter its receiver advances, and the CPU time of the process in the
+// middle (nil: none).
+type tpPath struct {
+	write   func([]byte) error
+	counter *atomic.Int64
+	cpu     func() time.Duration
+}
+
+// tpResult is a path's median MB/s and CPU µs per message of its middle.
+type tpResult struct{ mbps, cpuPerMsg float64 }
+
+// measureThroughput streams on each path in turn for slice, runs times,
+// so that all paths see the same moments of a noisy machine.
+func measureThroughput(size int, slice time.Duration, runs int, paths ...tpPath) []tpResult {
+	mbps := make([][]float64, len(paths))
+	cpu := make([]time.Duration, len(paths))
+	msgs := make([]int64, len(paths))
+	for range runs {
+		for i, p := range paths {
+			var c0 time.Duration
+			if p.cpu != nil {
+				c0 = p.cpu()
+			}
+			n := streamTo(p.write, size, slice, p.counter)
+			if p.cpu != nil {
+				cpu[i] += p.cpu() - c0
+			}
+			msgs[i] += n / int64(size)
+			mbps[i] = append(mbps[i], float64(n)/slice.Seconds()/1e6)
+		}
+	}
+	out := make([]tpResult, len(paths))
+	for i := range paths {
+		out[i].mbps = median(mbps[i])
+		if msgs[i] > 0 {
+			out[i].cpuPerMsg = float64(cpu[i].Microseconds()) / float64(msgs[i])
+		}
+	}
+	return out
+}
+
+// setThroughput fills res from measureThroughput's relay, direct and
+// optional proxy results.
+func (res *singleResult) setThroughput(r []tpResult) {
+	res.RelayMBps, res.DirectMBps, res.RelayCPUPer = r[0].mbps, r[1].mbps, r[0].cpuPerMsg
+	res.Ratio = res.RelayMBps / res.DirectMBps
+	if len(r) > 2 {
+		res.ProxyMBps, res.ProxyCPUPer = r[2].mbps, r[2].cpuPerMsg
+		res.ProxyRatio = res.ProxyMBps / res.DirectMBps
+	}
+}
+
 func median(v []float64) float64 {
 	s := slices.Clone(v)
 	slices.Sort(s)
@@ -282,11 +311,9 @@ func median(v []float64) float64 {
 
 // stream writes size-byte messages on c for d and returns how many bytes
 // the counter advanced by in that time, then waits for the tail to land.
-func stream(c *wsConn, size int, d time.Duration, counter *atomic.Int64) int64 {
-	return streamTo(func(p []byte) error { return c.write(wsBinary, p) }, size, d, counter)
-}
-
-// streamTo is stream for any endpoint's write.
+// streamTo writes size-byte messages with write for d and returns how
+// many bytes the counter advanced by in that time, then waits for the
+// tail to land.
 func streamTo(write func([]byte) error, size int, d time.Duration, counter *atomic.Int64) int64 {
 	msg := make([]byte, size)
 	sent := counter.Load()

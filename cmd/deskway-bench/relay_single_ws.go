@@ -102,9 +102,3 @@ func newWSThroughput(wp workerParams, key ed25519.PrivateKey) (*wsThroughput, er
 	}
 	return t, nil
 }
-
-// streamWS is stream for a ws.Conn.
-func streamWS(c *ws.Conn, size int, d time.Duration, counter *atomic.Int64) int64 {
-	ctx := context.Background()
-	return streamTo(func(p []byte) error { return c.WriteMsg(ctx, p) }, size, d, counter)
-}
