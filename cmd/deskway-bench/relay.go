@@ -71,7 +71,7 @@ func parseRelayFlags(args []string) (*relayFlags, error) {
 	fs.StringVar(&f.mode, "mode", "load", "load: N paced sessions; throughput: one session as fast as it goes, relay vs direct; rtt: one session, 1 message in flight, round trips relay vs direct.")
 	fs.IntVar(&f.loops, "loops", 0, "Relay event loops (-loops of deskway-relay; 0: its default).")
 	fs.StringVar(&f.proxy, "proxy", "", "nginx binary: also measure nginx on the same load as a reference, in front of the echo server (load: TCP stream proxy, its CPU per forwarded message; throughput and rtt: WebSocket proxy, a third path).")
-	fs.StringVar(&f.endpoints, "endpoints", "raw", "Throughput mode: raw (the bench's minimal framing, all-zero mask key: the least an endpoint costs) or ws (the agent's and viewers' proto/ws over coder/websocket, random mask keys, whole messages) on both paths.")
+	fs.StringVar(&f.endpoints, "endpoints", "raw", "Throughput mode: raw (the bench's minimal framing, all-zero mask key: the least an endpoint costs), ws (the agent's and viewers' proto/ws over coder/websocket, random mask keys, whole messages, a message's writes gathered into one) or ws-unbatched (the same with coder/websocket's own writes: 4 KiB each) on both paths.")
 	fs.IntVar(&f.proxyWorkers, "proxy-workers", 2, "nginx worker processes with -proxy.")
 	fs.StringVar(&f.relayArgs, "relay-args", "", "More flags for deskway-relay, space-separated (e.g. \"-pprof-addr 127.0.0.1:6060\").")
 	// Internal: the worker and echo-server processes the coordinator starts.
@@ -89,11 +89,11 @@ func parseRelayFlags(args []string) (*relayFlags, error) {
 	if f.size < 20 {
 		return nil, fmt.Errorf("-size %d: at least 20", f.size)
 	}
-	if f.endpoints != "raw" && f.endpoints != "ws" {
-		return nil, fmt.Errorf("-endpoints %q: want raw or ws", f.endpoints)
+	if f.endpoints != "raw" && f.endpoints != "ws" && f.endpoints != "ws-unbatched" {
+		return nil, fmt.Errorf("-endpoints %q: want raw, ws or ws-unbatched", f.endpoints)
 	}
-	if f.endpoints == "ws" && f.proxy != "" {
-		return nil, errors.New("-proxy measures nginx with the raw endpoints only; leave out -endpoints ws")
+	if f.endpoints != "raw" && f.proxy != "" {
+		return nil, errors.New("-proxy measures nginx with the raw endpoints only; leave out -endpoints")
 	}
 	if f.wp.Phase < 0 {
 		return nil, errors.New("-phase must not be negative")

@@ -95,9 +95,9 @@ func runSingle(f *relayFlags, bin string) error {
 	res := singleResult{Mode: f.mode, Endpoints: f.endpoints, Size: f.size, Runs: f.runs, Seconds: f.duration.Seconds()}
 	pid := relay.cmd.Process.Pid
 	relayCPU := func() time.Duration { c, _, _ := procStat(pid); return c }
-	if f.mode == "throughput" && f.endpoints == "ws" {
+	if f.mode == "throughput" && f.endpoints != "raw" {
 		// The product's endpoints make their own session.
-		t, err := newWSThroughput(wp, key)
+		t, err := newWSThroughput(wp, key, f.endpoints == "ws")
 		if err != nil {
 			return err
 		}

@@ -19,10 +19,13 @@ import (
 // github.com/coder/websocket, on both paths. Clients mask with a random
 // key as RFC 6455 requires (the raw endpoints use the all-zero key, so the
 // direct path's sink never unmasks while the relay always does) and read
-// each message whole, as a session does. The direct path is the same
+// each message whole, as a session does; with ws the writes of a message
+// are gathered into one (proto/ws's batching), with ws-unbatched they go
+// out as coder/websocket makes them. The direct path is the same
 // sender writing to a sink that accepts with coder/websocket in this
-// process: what a session would get if host and viewer could reach each
-// other.
+// process, dialled by ws.Connect like a relay (its first message, the
+// "ticket", is skipped): what a session would get if host and viewer could
+// reach each other.
 
 type wsThroughput struct {
 	host, viewer, direct *ws.Conn
@@ -30,10 +33,20 @@ type wsThroughput struct {
 	stop                 func()
 }
 
-func newWSThroughput(wp workerParams, key ed25519.PrivateKey) (*wsThroughput, error) {
+// unbatchedClient dials through a transport proto/ws cannot copy, so its
+// connections keep coder/websocket's own writes (4 KiB each).
+var unbatchedClient = &http.Client{Transport: opaqueTransport{http.DefaultTransport}}
+
+type opaqueTransport struct{ http.RoundTripper }
+
+func newWSThroughput(wp workerParams, key ed25519.PrivateKey, batched bool) (*wsThroughput, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	t := &wsThroughput{}
+	opts := &ws.Options{}
+	if !batched {
+		opts.HTTPClient = unbatchedClient
+	}
 	sess := proto.NewSessionID()
 	var conns []*ws.Conn
 	fail := func(err error) (*wsThroughput, error) {
@@ -47,7 +60,7 @@ func newWSThroughput(wp workerParams, key ed25519.PrivateKey) (*wsThroughput, er
 		if err != nil {
 			return fail(err)
 		}
-		c, err := ws.Connect(ctx, ws.Relay{RelayID: wp.RelayID, URL: "http://" + wp.RelayAddr, Ticket: b}, nil)
+		c, err := ws.Connect(ctx, ws.Relay{RelayID: wp.RelayID, URL: "http://" + wp.RelayAddr, Ticket: b}, opts)
 		if err != nil {
 			return fail(err)
 		}
@@ -70,6 +83,9 @@ func newWSThroughput(wp workerParams, key ed25519.PrivateKey) (*wsThroughput, er
 			return
 		}
 		c := ws.NewConn(wc, 0, nil)
+		if _, err := c.ReadMsg(context.Background()); err != nil { // the "ticket"
+			return
+		}
 		for {
 			p, err := c.ReadMsg(context.Background())
 			if err != nil {
@@ -79,12 +95,11 @@ func newWSThroughput(wp workerParams, key ed25519.PrivateKey) (*wsThroughput, er
 		}
 	})}
 	go hs.Serve(ln)
-	wc, _, err := websocket.Dial(ctx, "ws://"+ln.Addr().String()+"/sink", nil)
+	t.direct, err = ws.Connect(ctx, ws.Relay{RelayID: "sink", URL: "http://" + ln.Addr().String(), Ticket: []byte("direct")}, opts)
 	if err != nil {
 		hs.Close()
 		return fail(err)
 	}
-	t.direct = ws.NewConn(wc, 0, nil)
 	go func() {
 		for {
 			p, err := t.viewer.ReadMsg(context.Background())

@@ -66,12 +66,12 @@ func Connect(ctx context.Context, r Relay, opts *Options) (*Conn, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	wc, _, err := websocket.Dial(ctx, URL(r.URL), dialOptions(opts))
+	wc, b, err := dial(ctx, URL(r.URL), opts)
 	if err != nil {
 		return nil, fmt.Errorf("ws: dial relay %s: %w", r.RelayID, err)
 	}
 	c := NewConn(wc, opts.ReadLimit, nil)
-	c.relayID = r.RelayID
+	c.relayID, c.batch = r.RelayID, b
 	if opts.OnNotice != nil {
 		id, f := r.RelayID, opts.OnNotice
 		c.onNotice = func(n Notice) { f(id, n) }

@@ -3,6 +3,7 @@
 package ws
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/coder/websocket"
@@ -15,10 +16,30 @@ var proxyClient = &http.Client{Transport: &http.Transport{
 	ForceAttemptHTTP2: false,
 }}
 
-func dialOptions(o *Options) *websocket.DialOptions {
+// dial opens the WebSocket, through a batchConn where the client allows.
+func dial(ctx context.Context, url string, o *Options) (*websocket.Conn, *batchConn, error) {
 	hc := o.HTTPClient
 	if hc == nil {
 		hc = proxyClient
 	}
-	return &websocket.DialOptions{HTTPClient: hc, HTTPHeader: o.HTTPHeader}
+	var b *batchConn
+	wc, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: batchingClient(hc, &b), HTTPHeader: o.HTTPHeader})
+	if err != nil {
+		return nil, nil, err
+	}
+	return wc, b, nil
+}
+
+// writeMsg writes p as one binary message, in one write where it can.
+func (c *Conn) writeMsg(ctx context.Context, p []byte) error {
+	b := c.batch
+	if b == nil || len(p) < batchMin {
+		return c.ws.Write(ctx, websocket.MessageBinary, p)
+	}
+	b.hold()
+	err := c.ws.Write(ctx, websocket.MessageBinary, p)
+	if rerr := b.release(ctx); err == nil {
+		err = rerr
+	}
+	return err
 }

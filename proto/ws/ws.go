@@ -132,7 +132,8 @@ type Conn struct {
 	limit    int
 	mu       sync.Mutex // guards onNotice
 	onNotice func(Notice)
-	buf      []byte // owned by the reader
+	buf      []byte     // owned by the reader
+	batch    *batchConn // gathers a large message's writes (nil: none)
 
 	// pending holds a notice that arrived while Dial waited (owned by the
 	// reader until Dial returns).
@@ -243,7 +244,7 @@ func (c *Conn) read(ctx context.Context) (websocket.MessageType, []byte, error) 
 
 // WriteMsg sends p as one binary message.
 func (c *Conn) WriteMsg(ctx context.Context, p []byte) error {
-	if err := c.ws.Write(ctx, websocket.MessageBinary, p); err != nil {
+	if err := c.writeMsg(ctx, p); err != nil {
 		return mapError(err)
 	}
 	return nil
