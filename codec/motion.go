@@ -329,8 +329,14 @@ scan:
 		m.full = make([]int32, e.tw*e.th)
 	}
 	m.full = m.full[:e.tw*e.th]
+	// Only vectors that explain some tile fully are tried: a
+	// displacement no tile confirms (hash hits between unrelated text on
+	// a new page) rarely explains much of one, and counting the pixels
+	// it explains cost a tenth of such a frame.
+	var verified [maxVectors + 1]bool
 	for i, t := range e.dirty {
 		m.full[t] = m.vecOf[i]
+		verified[m.vecOf[i]] = true
 	}
 	for i, t := range e.dirty {
 		m.partial[i] = false
@@ -340,8 +346,10 @@ scan:
 		var tried [10]int32
 		nt := 0
 		for k := range min(2, len(m.ranked)) {
-			tried[nt] = int32(k + 1)
-			nt++
+			if verified[k+1] {
+				tried[nt] = int32(k + 1)
+				nt++
+			}
 		}
 		tx, ty := int(t)%e.tw, int(t)/e.tw
 		for dy := -1; dy <= 1; dy++ {
@@ -356,12 +364,19 @@ scan:
 				}
 			}
 		}
-		best := max(e.matchCount(int(t), vec{}, minPartialMatch), minPartialMatch)
-		for _, k := range tried[:nt] {
-			if n := e.matchCount(int(t), m.ranked[k-1], best); n > best {
-				best, m.vecOf[i] = n, k
-				m.partial[i] = true
+		// The copies first, then, if one explains enough, whether the
+		// tile left in place keeps as many pixels: on new content the
+		// copies' counts stop early, while the count in place (the same
+		// background) runs through the tile.
+		best, k := minPartialMatch, int32(0)
+		for _, kk := range tried[:nt] {
+			if n := e.matchCount(int(t), m.ranked[kk-1], best); n > best {
+				best, k = n, kk
 			}
+		}
+		if k != 0 && e.matchCount(int(t), vec{}, best-1) < best {
+			m.vecOf[i] = k
+			m.partial[i] = true
 		}
 	}
 	for _, t := range e.dirty {
