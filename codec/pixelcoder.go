@@ -303,40 +303,44 @@ func (m *pixModel) encode(e *rcEncoder, cur, fb []uint32, off, sw, w, h int) {
 // tried first, and the other candidates are gathered at once.
 func (m *pixModel) encodeRow(e *rcEncoder, row, fb []uint32, i0, gx0, gy, sw int, kp, kc []uint8, fresh bool) {
 	prevHit := hitNone
+	cur := fb[i0 : i0+len(row)]
+	kc = kc[:len(row)]
+	// The neighbours slide along the row: W and WW are the row's own
+	// pixels once coded (the framebuffer takes them), N and NW the NE
+	// and N of the pixel before. Outside the screen they are 0.
+	var w, ww, n, nw, ne, neEnd uint32
+	if gx0 > 0 {
+		w = fb[i0-1]
+		if gx0 > 1 {
+			ww = fb[i0-2]
+		}
+	}
 	// The two rows above, as wide as the row; nil above the screen.
 	var up, up2 []uint32
 	if gy > 0 {
 		up = fb[i0-sw : i0-sw+len(row)]
+		n = up[0]
+		if gx0 > 0 {
+			nw = fb[i0-sw-1]
+		}
+		if gx0+len(row) < sw {
+			neEnd = fb[i0-sw+len(row)]
+		}
 		if gy > 1 {
 			up2 = fb[i0-2*sw : i0-2*sw+len(row)]
 		}
 	}
-	cur := fb[i0 : i0+len(row)]
-	kc = kc[:len(row)]
 	for x, v := range row {
-		gx := gx0 + x
-		var w, ww, n, nn, nw, ne uint32
 		if x > 0 {
-			w = cur[x-1]
-		} else if gx > 0 {
-			w = fb[i0-1]
+			ww, w = w, row[x-1]
+			nw, n = n, ne
 		}
-		if x > 1 {
-			ww = cur[x-2]
-		} else if gx > 1 {
-			ww = fb[i0+x-2]
-		}
+		var nn uint32
 		if up != nil {
-			n = up[x]
-			if x > 0 {
-				nw = up[x-1]
-			} else if gx > 0 {
-				nw = fb[i0-sw-1]
-			}
 			if x+1 < len(up) {
 				ne = up[x+1]
-			} else if gx+1 < sw {
-				ne = fb[i0-sw+x+1]
+			} else {
+				ne = neEnd
 			}
 			if up2 != nil {
 				nn = up2[x]
