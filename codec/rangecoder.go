@@ -90,25 +90,43 @@ func (e *rcEncoder) shiftLow() {
 }
 
 func (e *rcEncoder) bit(p *prob, b int) {
-	// p.update(b), written out: the coder's hottest path. The masks
-	// change no value (counts stay below 32, shifts below 8) but spare
-	// the bounds check and the over-wide-shift fix-ups.
+	// p.update(b), written out: the coder's hottest path.
 	v := uint64(*p)
-	n := v >> 32 & probMaxCount
-	sh := uint32(probShift[n])
 	f, s := uint32(v)&(1<<probBits-1), uint32(v>>probBits)&(1<<probBits-1)
 	bound := (e.rng >> probBits) * ((f + s) >> 1)
-	if b == 0 {
-		e.rng = bound
-		f += (1<<probBits - f) >> (sh & 15)
-		s += (1<<probBits - s) >> (sh >> 8 & 15)
+	if v >= probMaxCount<<32 {
+		// A model that has seen all its young bits (most of them):
+		// its shifts are constants.
+		const shF, shS = 3, 7 // probShift[probMaxCount]
+		if b == 0 {
+			e.rng = bound
+			f += (1<<probBits - f) >> shF
+			s += (1<<probBits - s) >> shS
+		} else {
+			e.low += uint64(bound)
+			e.rng -= bound
+			f -= f >> shF
+			s -= s >> shS
+		}
+		*p = prob(probMaxCount<<32 | uint64(s)<<probBits | uint64(f))
 	} else {
-		e.low += uint64(bound)
-		e.rng -= bound
-		f -= f >> (sh & 15)
-		s -= s >> (sh >> 8 & 15)
+		// The masks change no value (counts stay below 32, shifts
+		// below 8) but spare the bounds check and the over-wide-shift
+		// fix-ups.
+		n := v >> 32 & probMaxCount
+		sh := uint32(probShift[n])
+		if b == 0 {
+			e.rng = bound
+			f += (1<<probBits - f) >> (sh & 15)
+			s += (1<<probBits - s) >> (sh >> 8 & 15)
+		} else {
+			e.low += uint64(bound)
+			e.rng -= bound
+			f -= f >> (sh & 15)
+			s -= s >> (sh >> 8 & 15)
+		}
+		*p = prob(probNext[n] | uint64(s)<<probBits | uint64(f))
 	}
-	*p = prob(probNext[n] | uint64(s)<<probBits | uint64(f))
 	if e.rng < rcTop {
 		e.renorm()
 	}
