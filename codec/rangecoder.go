@@ -153,12 +153,38 @@ func (e *rcEncoder) renorm() {
 }
 
 // tree codes the low n bits of v, high bit first, with 1<<n models.
+//
+// Literal colours and places are coded through trees, many of the bits
+// of a page of new text: bit's path for a model that has seen all its
+// young bits is written out here (the call cost as much as the bit).
 func (e *rcEncoder) tree(ps []prob, n int, v int) {
 	m := 1
 	for i := n - 1; i >= 0; i-- {
 		b := v >> i & 1
-		e.bit(&ps[m], b)
+		p := &ps[m]
 		m = m<<1 | b
+		pv := uint64(*p)
+		if pv < probMaxCount<<32 {
+			e.bit(p, b)
+			continue
+		}
+		f, s := uint32(pv)&(1<<probBits-1), uint32(pv>>probBits)&(1<<probBits-1)
+		bound := (e.rng >> probBits) * ((f + s) >> 1)
+		const shF, shS = 3, 7 // probShift[probMaxCount]
+		if b == 0 {
+			e.rng = bound
+			f += (1<<probBits - f) >> shF
+			s += (1<<probBits - s) >> shS
+		} else {
+			e.low += uint64(bound)
+			e.rng -= bound
+			f -= f >> shF
+			s -= s >> shS
+		}
+		*p = prob(probMaxCount<<32 | uint64(s)<<probBits | uint64(f))
+		if e.rng < rcTop {
+			e.renorm()
+		}
 	}
 }
 
