@@ -512,9 +512,11 @@ func (e *Encoder) matchCount(t int, v vec, floor int) int {
 	n := 0
 	for r := 0; r < h; r++ {
 		a, b := e.cur[off+r*e.w:off+r*e.w+w], e.rec[src+r*e.w:src+r*e.w+w]
-		for i := range a {
-			if a[i] == b[i] {
-				n++
+		if w == tileSize {
+			n += equalCount16((*[tileSize]uint32)(a), (*[tileSize]uint32)(b))
+		} else {
+			for i := range a {
+				n += b2i(a[i] == b[i])
 			}
 		}
 		if n+(h-r-1)*w <= floor {
@@ -522,6 +524,15 @@ func (e *Encoder) matchCount(t int, v vec, floor int) int {
 		}
 	}
 	return n
+}
+
+// equalCount16 counts the places where a and b hold the same pixel,
+// written out for a tile's row.
+func equalCount16(a, b *[tileSize]uint32) int {
+	return b2i(a[0] == b[0]) + b2i(a[1] == b[1]) + b2i(a[2] == b[2]) + b2i(a[3] == b[3]) +
+		b2i(a[4] == b[4]) + b2i(a[5] == b[5]) + b2i(a[6] == b[6]) + b2i(a[7] == b[7]) +
+		b2i(a[8] == b[8]) + b2i(a[9] == b[9]) + b2i(a[10] == b[10]) + b2i(a[11] == b[11]) +
+		b2i(a[12] == b[12]) + b2i(a[13] == b[13]) + b2i(a[14] == b[14]) + b2i(a[15] == b[15])
 }
 
 func flat(row []uint32) bool {
