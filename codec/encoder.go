@@ -50,6 +50,7 @@ type Encoder struct {
 	// Per-frame scratch.
 	sec        [numSections]wbuf
 	changed    []bool   // per tile: raw input changed
+	diff       []bool   // per tile of a row of tiles: differs from rec (detect)
 	state      []uint8  // per tile: tileState
 	bg         []uint32 // per tile: background colour (markable tiles)
 	few        []bool   // per tile: at most maxPalette colours
@@ -176,6 +177,7 @@ func (e *Encoder) setSize(w, h int) {
 	e.gen = 0
 	n := e.tw * e.th
 	e.changed = make([]bool, n)
+	e.diff = make([]bool, e.tw)
 	e.state = make([]uint8, n)
 	e.bg = make([]uint32, n)
 	e.few = make([]bool, n)
@@ -308,22 +310,37 @@ func (e *Encoder) detect(f Frame, all bool) {
 		if !any {
 			continue
 		}
-		for tx, ch := range flags {
-			if !ch {
-				continue
-			}
-			x0, x1 := tx*tileSize, min(tx*tileSize+tileSize, e.w)
-			diff := false
-			for y := y0; y < y1; y++ {
-				src := f.Pix[y*f.Stride+x0*4 : y*f.Stride+x1*4]
-				copy(e.raw[y*rowBytes+x0*4:], src)
+		// Row by row, each run of changed tiles at once: the raw copy,
+		// the conversion and, until a tile is found to differ from the
+		// framebuffer, the compare.
+		diff := e.diff[:len(flags)]
+		clear(diff)
+		for y := y0; y < y1; y++ {
+			src := f.Pix[y*f.Stride : y*f.Stride+rowBytes]
+			for tx := 0; tx < len(flags); {
+				if !flags[tx] {
+					tx++
+					continue
+				}
+				t0 := tx
+				for tx < len(flags) && flags[tx] {
+					tx++
+				}
+				x0, x1 := t0*tileSize, min(tx*tileSize, e.w)
+				copy(e.raw[y*rowBytes+x0*4:y*rowBytes+x1*4], src[x0*4:x1*4])
 				cur := e.cur[y*e.w+x0 : y*e.w+x1]
-				convertRow(cur, src, f.Format)
-				if !diff && !equalU32(cur, e.rec[y*e.w+x0:y*e.w+x1]) {
-					diff = true
+				convertRow(cur, src[x0*4:x1*4], f.Format)
+				rec := e.rec[y*e.w+x0 : y*e.w+x1]
+				for t := t0; t < tx; t++ {
+					a, b := (t-t0)*tileSize, min((t-t0)*tileSize+tileSize, len(cur))
+					if !diff[t] && !equalU32(cur[a:b], rec[a:b]) {
+						diff[t] = true
+					}
 				}
 			}
-			if diff {
+		}
+		for tx, d := range diff {
+			if d {
 				e.dirty = append(e.dirty, int32(ty*e.tw+tx))
 			}
 		}
