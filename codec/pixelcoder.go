@@ -1,6 +1,10 @@
 package codec
 
-import "math/bits"
+import (
+	"bytes"
+	"math/bits"
+	"unsafe"
+)
 
 // Pixel tiles (text, UI, anything with few colours) are coded with the
 // range coder against the decoder's framebuffer as it stands when the
@@ -595,11 +599,25 @@ func (m *colorModel) find(c uint32) int {
 	if m.in[colorHash(c)] == 0 {
 		return m.nrecent
 	}
-	i := 0
-	for i < m.nrecent && m.recent[i] != c {
-		i++
+	// The runtime's vectorised search, over the list as bytes (a page
+	// of text keeps a few hundred colours, and a colour is often deep
+	// in the list); a hit must start on a colour's first byte.
+	r := m.recent[:m.nrecent]
+	if len(r) == 0 {
+		return 0
 	}
-	return i
+	b := unsafe.Slice((*byte)(unsafe.Pointer(&r[0])), 4*len(r))
+	key := (*[4]byte)(unsafe.Pointer(&c))[:]
+	for off := 0; ; {
+		j := bytes.Index(b[off:], key)
+		if j < 0 {
+			return len(r)
+		}
+		if j += off; j%4 == 0 {
+			return j / 4
+		}
+		off = j + 1
+	}
 }
 
 // toFront moves c, found at place i (nrecent: new), to the front.
