@@ -368,9 +368,17 @@ func convertRow(dst []uint32, src []byte, f PixelFormat) {
 
 // tileRect returns the pixel offset and size of tile t.
 func (e *Encoder) tileRect(t int) (off, w, h int) {
-	tx, ty := t%e.tw, t/e.tw
-	x, y := tx*tileSize, ty*tileSize
-	return y*e.w + x, min(tileSize, e.w-x), min(tileSize, e.h-y)
+	x, y, w, h := e.tileBox(t)
+	return y*e.w + x, w, h
+}
+
+// tileBox returns the screen position and size of tile t, with one
+// division (a hardware divide is as slow as dozens of other steps, and
+// the motion search asks for thousands of tiles).
+func (e *Encoder) tileBox(t int) (x, y, w, h int) {
+	ty := t / e.tw
+	x, y = (t-ty*e.tw)*tileSize, ty*tileSize
+	return x, y, min(tileSize, e.w-x), min(tileSize, e.h-y)
 }
 
 func (e *Encoder) tileHash(fb []uint32, t int) uint64 {

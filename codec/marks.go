@@ -282,10 +282,11 @@ func (e *Encoder) flood(seed int, bg uint32) {
 func (e *Encoder) learnable(c *markCand) bool {
 	pix := e.candPix[c.off : c.off+c.w*c.h]
 	for y := 0; y < c.h; y++ {
+		trow := e.state[(c.y+y)/tileSize*e.tw:]
 		for x := 0; x < c.w; x++ {
 			p := (c.y+y)*e.w + c.x + x
 			v := e.rec[p]
-			if st := e.state[(p/e.w/tileSize)*e.tw+(p%e.w)/tileSize]; st == stCoded || st == stCached {
+			if st := trow[(c.x+x)/tileSize]; st == stCoded || st == stCached {
 				v = e.cur[p]
 			}
 			if v == c.bg {

@@ -42,9 +42,9 @@ const rollBase = 0x100000001b3
 const sigMix = 0x9E3779B97F4A7C15
 
 type sigEntry struct {
-	hash uint64
-	tile int32
-	row  int32
+	hash   uint64
+	tx, ty int16 // the tile's column and row
+	row    int32
 }
 
 type vec struct{ dx, dy int32 }
@@ -159,7 +159,7 @@ func (e *Encoder) findMotion() {
 			}
 			if run++; run == sigRows {
 				for k := r - sigRows + 1; k <= r; k++ {
-					m.sigs = append(m.sigs, sigEntry{segHash(e.cur[off+k*e.w:]), t, int32(k)})
+					m.sigs = append(m.sigs, sigEntry{segHash(e.cur[off+k*e.w:]), int16(tx), int16(ty), int32(k)})
 				}
 				break
 			}
@@ -245,7 +245,7 @@ scan:
 					i := int(m.table[p].idx)
 					for ; i < len(m.sigs) && m.sigs[i].hash == h; i++ {
 						s := m.sigs[i]
-						tx, ty := int(s.tile)%e.tw, int(s.tile)/e.tw
+						tx, ty := int(s.tx), int(s.ty)
 						v := vec{int32(x0 + x - tx*tileSize), int32(y - ty*tileSize - int(s.row))}
 						if v.dx != 0 || v.dy != 0 {
 							m.votes.add(v)
@@ -503,8 +503,9 @@ const minPartialMatch = tileSize * tileSize / 4
 // stops early, with a count of at most floor, once the count cannot
 // exceed floor.
 func (e *Encoder) matchCount(t int, v vec, floor int) int {
-	off, w, h := e.tileRect(t)
-	x, y := off%e.w+int(v.dx), off/e.w+int(v.dy)
+	x0, y0, w, h := e.tileBox(t)
+	off := y0*e.w + x0
+	x, y := x0+int(v.dx), y0+int(v.dy)
 	if x < 0 || y < 0 || x+w > e.w || y+h > e.h {
 		return -1
 	}
@@ -547,8 +548,9 @@ func flat(row []uint32) bool {
 // tileMatches reports whether tile t of cur equals the old framebuffer
 // displaced by v.
 func (e *Encoder) tileMatches(t int, v vec) bool {
-	off, w, h := e.tileRect(t)
-	x, y := off%e.w+int(v.dx), off/e.w+int(v.dy)
+	x0, y0, w, h := e.tileBox(t)
+	off := y0*e.w + x0
+	x, y := x0+int(v.dx), y0+int(v.dy)
 	if x < 0 || y < 0 || x+w > e.w || y+h > e.h {
 		return false
 	}
