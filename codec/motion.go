@@ -555,6 +555,12 @@ func (e *Encoder) tileMatches(t int, v vec) bool {
 		return false
 	}
 	src := y*e.w + x
+	// Most tries fail: a pixel in the middle of the tile and the first
+	// one settle most of them before a row is compared.
+	mid := (h/2)*e.w + w/2
+	if e.cur[off+mid] != e.rec[src+mid] || e.cur[off] != e.rec[src] {
+		return false
+	}
 	for r := 0; r < h; r++ {
 		if !equalU32(e.cur[off+r*e.w:off+r*e.w+w], e.rec[src+r*e.w:src+r*e.w+w]) {
 			return false
