@@ -432,26 +432,17 @@ func (m *pixModel) encodeRow(e *rcEncoder, row, fb []uint32, i0, gx0, gy, sw int
 				cands[2+j] = 0
 			}
 		}
-		var tried [numCands]uint32
-		nt := 0
-		if w != 0 && w != old {
-			tried[nt] = w
-			nt++
-		}
-		if n != 0 && n != old && n != w {
-			tried[nt] = n
-			nt++
-		}
+		// A candidate is offered unless it is absent, the kept colour or
+		// one offered before: W or N (offered where they differ from the
+		// kept colour) or an earlier candidate (offered, or itself one
+		// offered before). nt counts the colours offered.
+		nt := b2i(w != 0 && w != old) + b2i(n != 0 && n != old && n != w)
 		hit := numCands
-	next:
 		for j, cv := range cands {
-			if cv == 0 || cv == old {
+			if cv == 0 || cv == old || cv == w || cv == n ||
+				j > 0 && cv == cands[0] || j > 1 && cv == cands[1] ||
+				j > 2 && cv == cands[2] || j > 3 && cv == cands[3] {
 				continue
-			}
-			for _, t := range tried[:nt] {
-				if t == cv {
-					continue next
-				}
 			}
 			k := candNE + j
 			if v == cv {
@@ -460,7 +451,6 @@ func (m *pixModel) encodeRow(e *rcEncoder, row, fb []uint32, i0, gx0, gy, sw int
 				break
 			}
 			e.bit(&m.eq[k][ctx], 0)
-			tried[nt] = cv
 			nt++
 		}
 		if hit == numCands {
