@@ -68,13 +68,18 @@ func (b *batchConn) release(ctx context.Context) error {
 	if b.held > 0 || len(b.buf) == 0 {
 		return nil
 	}
-	stop := context.AfterFunc(ctx, func() { b.Conn.SetWriteDeadline(time.Unix(1, 0)) })
+	expired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		b.Conn.SetWriteDeadline(time.Unix(1, 0))
+		close(expired)
+	})
 	err := b.flushLocked()
 	if !stop() {
-		if err == nil {
+		<-expired
+		b.Conn.SetWriteDeadline(time.Time{})
+		if err != nil {
 			err = ctx.Err()
 		}
-		b.Conn.SetWriteDeadline(time.Time{})
 	}
 	if err != nil {
 		b.Conn.Close()
