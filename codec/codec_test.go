@@ -188,6 +188,23 @@ func TestMarksDictionary(t *testing.T) {
 	}
 }
 
+// TestMarkStampsWrap runs updates across the wrap of the 16-bit mark
+// labelling stamps: stale stamps must not hide shapes after the wrap.
+func TestMarkStampsWrap(t *testing.T) {
+	p := newPair(t, EncoderOptions{})
+	s := newScreen(320, 240, 5)
+	s.text(10, 10, 20, rgb(0, 0, 0), s.pix[0], 0)
+	p.exact(s, "keyframe")
+	p.enc.gen = math.MaxUint16 - 3
+	for i := range 4 {
+		s.text(10, 40+i*20, 20, rgb(0, 0, 0), s.pix[0], i+1)
+		p.exact(s, fmt.Sprintf("update %d, stamps at %d", i, p.enc.gen))
+	}
+	if st := p.enc.Stats(); st.MarksRef+st.MarksLearnt == 0 {
+		t.Errorf("no marks referred to or learnt across the wrap")
+	}
+}
+
 func TestMarksEvictionInStep(t *testing.T) {
 	// A dictionary of 5 marks cycled by 40 glyphs: evictions on both ends
 	// must agree, or the references paint the wrong shapes.

@@ -57,8 +57,8 @@ type Encoder struct {
 	thash      []uint64 // per tile: hash of cur (dirty, not lossy tiles)
 	slot       []int32  // per tile: cache slot of a hit
 	dirty      []int32  // tiles to code, raster order
-	stamp      []uint32 // per pixel: mark labelling
-	gen        uint32
+	stamp      []uint16 // per pixel: mark labelling (16 bits: half the memory traffic; cleared when gen wraps)
+	gen        uint16
 	cc         colorCounter
 	pal        []uint32
 	comp       []int32
@@ -168,7 +168,7 @@ func (e *Encoder) setSize(w, h int) {
 	e.raw = make([]byte, w*h*4)
 	e.cur = make([]uint32, w*h)
 	e.rec = make([]uint32, w*h)
-	e.stamp = make([]uint32, w*h)
+	e.stamp = make([]uint16, w*h)
 	// The copy runs of one frame cover each tile at most once, so a
 	// frame-sized scratch holds their pixels without growing mid-frame
 	// (growth by doubling allocated and copied about 11 MB on a 1080p
