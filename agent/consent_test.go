@@ -5,6 +5,7 @@ package agent_test
 import (
 	"context"
 	"image"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -98,4 +99,88 @@ func TestSupportConsentAskedOnce(t *testing.T) {
 		t.Errorf("second question for %v, want control", q[1])
 	}
 	p.answers <- proto.PermControl
+}
+
+// pointerRecorder is an Input that counts pointer moves.
+type pointerRecorder struct {
+	mu    sync.Mutex
+	moves int
+}
+
+func (r *pointerRecorder) MovePointer(x, y int) error {
+	r.mu.Lock()
+	r.moves++
+	r.mu.Unlock()
+	return nil
+}
+func (r *pointerRecorder) Button(proto.Buttons, bool) error { return nil }
+func (r *pointerRecorder) Wheel(int, int) error             { return nil }
+func (r *pointerRecorder) Key(proto.KeyCode, bool) error    { return nil }
+func (r *pointerRecorder) Type(string) error                { return nil }
+
+func (r *pointerRecorder) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.moves
+}
+
+// TestSupportControlTakenBack: the person at the host takes back control
+// through the indicator mid-session. The viewer is told (view only), its
+// input is ignored from then on, the indicator says so and no longer
+// offers it; the session goes on, and when the technician asks again and
+// is granted control, input works again.
+func TestSupportControlTakenBack(t *testing.T) {
+	m := image.NewRGBA(image.Rect(0, 0, 64, 48))
+	screen := &agenttest.Screen{Frames: []codec.Frame{codec.FrameFromRGBA(m)}}
+	all := proto.PermView | proto.PermControl | proto.PermClipboard
+	p := &agenttest.Prompter{Grant: all}
+	in := &pointerRecorder{}
+	hch, vch := pipePair(t)
+	s := agent.NewSession(hch, agent.SessionConfig{
+		Desktop: agent.Desktop{Screen: screen, Input: in, Prompter: p},
+		Mode:    proto.ModeSupport, MaxFPS: 30,
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	v := newTestViewer(t, vch)
+	go v.run(ctx)
+	defer func() { cancel(); <-done; vch.Close(context.Background(), proto.CloseNormal) }()
+	consent := func() proto.Perms { v.mu.Lock(); defer v.mu.Unlock(); return v.consent }
+
+	waitFor(t, 10*time.Second, "control granted and offered back", func() bool {
+		return consent() == all && p.Shown() != nil && p.Shown().Control()
+	})
+	v.send(ctx, &proto.Pointer{X: 5, Y: 5}, true)
+	waitFor(t, 10*time.Second, "the pointer moved", func() bool { return in.count() == 1 })
+
+	if !p.Withdraw() {
+		t.Fatal("the indicator did not offer to take back control")
+	}
+	waitFor(t, 10*time.Second, "the viewer told it is view only", func() bool { return consent() == proto.PermView })
+	ind := p.Shown()
+	if ind.Control() {
+		t.Error("the indicator still offers to take back control")
+	}
+	if txt := ind.Text(); !strings.Contains(txt, "can see this screen") || strings.Contains(txt, "control") {
+		t.Errorf("indicator text %q, want it to say the technician can only see", txt)
+	}
+	v.send(ctx, &proto.Pointer{X: 9, Y: 9}, true)
+	// Asked after the move, answered after the move was handled: the
+	// answer shows the move was ignored.
+	v.send(ctx, &proto.ConsentRequest{Want: proto.PermControl}, true)
+	waitFor(t, 10*time.Second, "control granted again", func() bool { return consent()&proto.PermControl != 0 })
+	if n := in.count(); n != 1 {
+		t.Fatalf("%d pointer moves injected, want 1: input got through while view only", n)
+	}
+	if !ind.Control() {
+		t.Error("the indicator does not offer to take back control once granted again")
+	}
+	v.send(ctx, &proto.Pointer{X: 12, Y: 12}, true)
+	waitFor(t, 10*time.Second, "the pointer moved again", func() bool { return in.count() == 2 })
+	select {
+	case err := <-done:
+		t.Fatalf("the session ended: %v", err)
+	default:
+	}
 }

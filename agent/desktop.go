@@ -72,6 +72,19 @@ type Indicator = interface {
 	Close() error
 }
 
+// ControlIndicator is an Indicator through which the person at the host
+// can also take back control (mouse, keyboard and clipboard) while the
+// session goes on, view only. The session calls SetControl whenever
+// control is granted or taken back, so that the indicator offers it only
+// while there is something to take back; Withdrawn delivers a value each
+// time the person takes it back. (The same type as
+// platform.ControlIndicator.)
+type ControlIndicator = interface {
+	Indicator
+	SetControl(on bool)
+	Withdrawn() <-chan struct{}
+}
+
 // Desktop is what a session uses of the host. Screen and Prompter are
 // required; a nil Input makes every session view-only, a nil Cursor or
 // Clipboard leaves that feature out.

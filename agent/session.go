@@ -413,13 +413,40 @@ func (s *Session) grant(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	s.ind = ind
+	control := s.perms&proto.PermControl != 0
 	s.mu.Unlock()
-	select {
-	case <-ind.Ended():
-		s.End()
-	case <-ctx.Done():
+	var withdrawn <-chan struct{}
+	if ci, ok := ind.(ControlIndicator); ok {
+		ci.SetControl(control)
+		withdrawn = ci.Withdrawn()
 	}
-	return nil
+	for {
+		select {
+		case <-ind.Ended():
+			s.End()
+			return nil
+		case <-withdrawn:
+			if err := s.withdraw(ctx); err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// withdraw takes back control and the clipboard, as the person at the
+// host asked through the indicator; the session goes on, view only, and
+// the viewer may ask again.
+func (s *Session) withdraw(ctx context.Context) error {
+	s.mu.Lock()
+	p := s.perms
+	s.mu.Unlock()
+	if p&(proto.PermControl|proto.PermClipboard) == 0 {
+		return nil
+	}
+	s.log.Info("control taken back at the host")
+	return s.setPerms(ctx, p&^(proto.PermControl|proto.PermClipboard))
 }
 
 func (s *Session) viewer() string {
@@ -448,6 +475,9 @@ func (s *Session) setPerms(ctx context.Context, p proto.Perms) error {
 	s.mu.Unlock()
 	if ind != nil {
 		ind.SetText(s.indicatorText(p))
+		if ci, ok := ind.(ControlIndicator); ok {
+			ci.SetControl(p&proto.PermControl != 0)
+		}
 	}
 	if p&proto.PermControl == 0 {
 		s.releaseInput()

@@ -60,7 +60,7 @@ func (s *Screen) Capture(area image.Rectangle, f *codec.Frame) ([]image.Rectangl
 }
 
 // Prompter grants Grant to every consent request and shows an indicator
-// that ends when End is called.
+// that ends when End is called and takes back control when Withdraw is.
 type Prompter struct {
 	Grant proto.Perms
 
@@ -79,7 +79,7 @@ func (p *Prompter) ShowIndicator(text string) (interface {
 	Ended() <-chan struct{}
 	Close() error
 }, error) {
-	ind := &Indicator{ended: make(chan struct{})}
+	ind := &Indicator{ended: make(chan struct{}), withdrawn: make(chan struct{}, 1)}
 	ind.SetText(text)
 	p.mu.Lock()
 	p.inds = append(p.inds, ind)
@@ -97,16 +97,60 @@ func (p *Prompter) End() {
 	}
 }
 
-// Indicator records its text.
+// Shown returns the last indicator shown, or nil.
+func (p *Prompter) Shown() *Indicator {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n := len(p.inds); n > 0 {
+		return p.inds[n-1]
+	}
+	return nil
+}
+
+// Withdraw takes back control as the person at the host would, by the
+// last indicator shown. It reports false when that indicator does not
+// offer it (control is not granted).
+func (p *Prompter) Withdraw() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n := len(p.inds); n > 0 {
+		return p.inds[n-1].withdraw()
+	}
+	return false
+}
+
+// Indicator records its text and whether it offers to take back control.
 type Indicator struct {
-	mu     sync.Mutex
-	text   string
-	closed bool
-	ended  chan struct{}
-	once   sync.Once
+	mu        sync.Mutex
+	text      string
+	control   bool
+	closed    bool
+	ended     chan struct{}
+	once      sync.Once
+	withdrawn chan struct{}
 }
 
 func (i *Indicator) SetText(s string) { i.mu.Lock(); i.text = s; i.mu.Unlock() }
+
+// SetControl records whether the indicator offers to take back control.
+func (i *Indicator) SetControl(on bool) { i.mu.Lock(); i.control = on; i.mu.Unlock() }
+
+// Control reports whether the indicator offers to take back control.
+func (i *Indicator) Control() bool { i.mu.Lock(); defer i.mu.Unlock(); return i.control }
+
+// Withdrawn delivers a value each time Withdraw is used.
+func (i *Indicator) Withdrawn() <-chan struct{} { return i.withdrawn }
+
+func (i *Indicator) withdraw() bool {
+	if !i.Control() {
+		return false
+	}
+	select {
+	case i.withdrawn <- struct{}{}:
+	default:
+	}
+	return true
+}
 
 // Text returns the current text.
 func (i *Indicator) Text() string           { i.mu.Lock(); defer i.mu.Unlock(); return i.text }

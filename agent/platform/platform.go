@@ -70,6 +70,16 @@ type Indicator = interface {
 	Close() error
 }
 
+// ControlIndicator is an Indicator that also lets the person at the host
+// take back control while the session goes on: SetControl shows or hides
+// the way to do it, Withdrawn delivers a value each time it is used.
+// The X11 and terminal indicators are ControlIndicators.
+type ControlIndicator = interface {
+	Indicator
+	SetControl(on bool)
+	Withdrawn() <-chan struct{}
+}
+
 // Errors shared by the implementations.
 var (
 	// ErrNoDisplay means there is no display to talk to (no DISPLAY, no

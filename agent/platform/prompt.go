@@ -43,19 +43,58 @@ func (p AutoPrompter) ShowIndicator(text string) (Indicator, error) {
 	return ind, nil
 }
 
-// lineIndicator prints its text; the terminal prompter ends it from input.
+// lineIndicator prints its text; the terminal prompter ends it, or takes
+// back control, from input (interactive).
 type lineIndicator struct {
-	out     io.Writer
-	ended   chan struct{}
-	endOnce sync.Once
-	closed  chan struct{}
+	out         io.Writer
+	interactive bool
+	ended       chan struct{}
+	endOnce     sync.Once
+	closed      chan struct{}
+	withdrawn   chan struct{}
+
+	mu      sync.Mutex
+	control bool
 }
 
 func (l *lineIndicator) SetText(text string) {
-	if l.out != nil {
-		fmt.Fprintf(l.out, "● %s\n", text)
+	if l.out == nil {
+		return
+	}
+	if l.interactive {
+		text += " — type end and press Enter to end the session"
+	}
+	fmt.Fprintf(l.out, "● %s\n", text)
+}
+
+// SetControl records whether control can be taken back, and says how
+// when it becomes possible.
+func (l *lineIndicator) SetControl(on bool) {
+	l.mu.Lock()
+	was := l.control
+	l.control = on
+	l.mu.Unlock()
+	if on && !was && l.interactive && l.out != nil {
+		fmt.Fprintln(l.out, "  (type view and press Enter to take back control and keep the session view only)")
 	}
 }
+
+// Withdrawn delivers a value each time a line "view" takes back control.
+func (l *lineIndicator) Withdrawn() <-chan struct{} { return l.withdrawn }
+
+func (l *lineIndicator) withdraw() {
+	l.mu.Lock()
+	on := l.control
+	l.mu.Unlock()
+	if !on {
+		return
+	}
+	select {
+	case l.withdrawn <- struct{}{}:
+	default:
+	}
+}
+
 func (l *lineIndicator) Ended() <-chan struct{} { return l.ended }
 func (l *lineIndicator) end()                   { l.endOnce.Do(func() { close(l.ended) }) }
 func (l *lineIndicator) Close() error {
@@ -71,7 +110,7 @@ func (l *lineIndicator) Close() error {
 
 // TermPrompter asks on a terminal: one question for viewing and one for
 // control, answered y or n; while a session is live, a line reading
-// "end" (or an empty line) ends it.
+// "end" (or an empty line) ends it, and "view" takes back control.
 //
 // A TermPrompter reads In from one goroutine it starts on first use, for
 // the life of the process (a terminal read cannot be interrupted). It is
@@ -140,11 +179,12 @@ func (p *TermPrompter) Consent(ctx context.Context, viewer string, want proto.Pe
 	return got, nil
 }
 
-// ShowIndicator prints text and ends the session on a line "end".
+// ShowIndicator prints text and ends the session on a line "end"; a line
+// "view" takes back control.
 func (p *TermPrompter) ShowIndicator(text string) (Indicator, error) {
 	p.start()
-	ind := &lineIndicator{out: p.Out, ended: make(chan struct{}), closed: make(chan struct{})}
-	ind.SetText(text + " — type end and press Enter to end the session")
+	ind := &lineIndicator{out: p.Out, interactive: true, ended: make(chan struct{}), closed: make(chan struct{}), withdrawn: make(chan struct{}, 1)}
+	ind.SetText(text)
 	go func() {
 		for {
 			select {
@@ -152,6 +192,9 @@ func (p *TermPrompter) ShowIndicator(text string) (Indicator, error) {
 				if !ok || l == "" || strings.EqualFold(l, "end") || strings.EqualFold(l, "q") {
 					ind.end()
 					return
+				}
+				if strings.EqualFold(l, "view") {
+					ind.withdraw()
 				}
 			case <-ind.closed:
 				return

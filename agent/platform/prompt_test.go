@@ -55,6 +55,46 @@ func TestTermPrompterIndicator(t *testing.T) {
 	}
 }
 
+// A line "view" takes back control while control is granted, and only
+// then; the indicator says how once control is granted.
+func TestTermPrompterTakeBackControl(t *testing.T) {
+	r, w := io.Pipe()
+	defer w.Close()
+	var out strings.Builder
+	p := &TermPrompter{In: r, Out: &out}
+	i, err := p.ShowIndicator("Jane can see and control this screen")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer i.Close()
+	ind, ok := i.(ControlIndicator)
+	if !ok {
+		t.Fatal("the terminal indicator cannot take back control")
+	}
+	ind.SetControl(true)
+	if !strings.Contains(out.String(), "type view") {
+		t.Errorf("the indicator does not say how to take back control:\n%s", out.String())
+	}
+	go io.WriteString(w, "view\n")
+	select {
+	case <-ind.Withdrawn():
+	case <-time.After(2 * time.Second):
+		t.Fatal("typing view did not take back control")
+	}
+	ind.SetControl(false)
+	go io.WriteString(w, "view\nend\n")
+	select {
+	case <-ind.Ended():
+	case <-time.After(2 * time.Second):
+		t.Fatal("typing end did not end the session")
+	}
+	select {
+	case <-ind.Withdrawn():
+		t.Error("typing view without control took back control")
+	default:
+	}
+}
+
 func TestAutoPrompter(t *testing.T) {
 	p := AutoPrompter{Grant: proto.PermView}
 	got, err := p.Consent(context.Background(), "Jane", proto.PermView|proto.PermControl, "")

@@ -18,7 +18,9 @@ import (
 // windows with the core "fixed" font: no toolkit, so the agent stays one
 // small binary. The dialog has three buttons (Deny, View only, View and
 // control) and Escape denies; the indicator is a red bar at the top of the
-// screen, kept above other windows, whose End button ends the session.
+// screen, kept above other windows, whose End button ends the session and
+// whose Stop control button, there while control is granted, takes it
+// back.
 //
 // An X11Prompter is safe for concurrent use; each dialog and indicator
 // has its own connection.
@@ -32,8 +34,9 @@ var (
 	buttonDeny    = image.Rect(20, 104, 150, 134)
 	buttonView    = image.Rect(170, 104, 300, 134)
 	buttonControl = image.Rect(320, 104, 460, 134)
-	indicatorSize = image.Pt(520, 26)
-	buttonEnd     = image.Rect(452, 3, 516, 23)
+	indicatorSize = image.Pt(640, 26)
+	buttonStop    = image.Rect(468, 3, 566, 23)
+	buttonEnd     = image.Rect(572, 3, 636, 23)
 )
 
 // xwin is one top-level window on its own connection, with a font and
@@ -223,13 +226,15 @@ func (p *X11Prompter) Consent(ctx context.Context, viewer string, want proto.Per
 
 // x11Indicator is the red bar.
 type x11Indicator struct {
-	x       *xwin
-	mu      sync.Mutex
-	text    string
-	ended   chan struct{}
-	endOnce sync.Once
-	done    chan struct{}
-	wg      sync.WaitGroup
+	x         *xwin
+	mu        sync.Mutex
+	text      string
+	control   bool // the Stop control button is shown
+	withdrawn chan struct{}
+	ended     chan struct{}
+	endOnce   sync.Once
+	done      chan struct{}
+	wg        sync.WaitGroup
 }
 
 // ShowIndicator shows the bar at the top centre of the screen.
@@ -244,7 +249,7 @@ func (p *X11Prompter) ShowIndicator(text string) (Indicator, error) {
 	if err != nil {
 		return nil, err
 	}
-	ind := &x11Indicator{x: x, text: text, ended: make(chan struct{}), done: make(chan struct{})}
+	ind := &x11Indicator{x: x, text: text, ended: make(chan struct{}), done: make(chan struct{}), withdrawn: make(chan struct{}, 1)}
 	ind.draw()
 	ind.wg.Add(2)
 	go ind.events()
@@ -254,11 +259,15 @@ func (p *X11Prompter) ShowIndicator(text string) (Indicator, error) {
 
 func (ind *x11Indicator) draw() {
 	ind.mu.Lock()
-	text := ind.text
+	text, control := ind.text, ind.control
 	ind.mu.Unlock()
 	x := ind.x
 	xproto.PolyFillRectangle(x.c, xproto.Drawable(x.w), x.bg, []xproto.Rectangle{{Width: uint16(indicatorSize.X), Height: uint16(indicatorSize.Y)}})
 	x.text(x.fg, 8, 17, text)
+	if control {
+		xproto.PolyFillRectangle(x.c, xproto.Drawable(x.w), x.light, []xproto.Rectangle{xrect(buttonStop)})
+		x.text(x.btn, buttonStop.Min.X+13, 17, "Stop control")
+	}
 	xproto.PolyFillRectangle(x.c, xproto.Drawable(x.w), x.light, []xproto.Rectangle{xrect(buttonEnd)})
 	x.text(x.btn, buttonEnd.Min.X+20, 17, "End")
 	xproto.GetInputFocus(x.c).Reply()
@@ -277,8 +286,18 @@ func (ind *x11Indicator) events() {
 				ind.draw()
 			}
 		case xproto.ButtonPressEvent:
-			if image.Pt(int(e.EventX), int(e.EventY)).In(buttonEnd) {
+			pt := image.Pt(int(e.EventX), int(e.EventY))
+			ind.mu.Lock()
+			control := ind.control
+			ind.mu.Unlock()
+			switch {
+			case pt.In(buttonEnd):
 				ind.endOnce.Do(func() { close(ind.ended) })
+			case pt.In(buttonStop) && control:
+				select {
+				case ind.withdrawn <- struct{}{}:
+				default:
+				}
 			}
 		}
 	}
@@ -305,6 +324,17 @@ func (ind *x11Indicator) SetText(text string) {
 	ind.mu.Unlock()
 	ind.draw()
 }
+
+// SetControl shows the Stop control button while control is granted.
+func (ind *x11Indicator) SetControl(on bool) {
+	ind.mu.Lock()
+	ind.control = on
+	ind.mu.Unlock()
+	ind.draw()
+}
+
+// Withdrawn delivers a value each time Stop control is clicked.
+func (ind *x11Indicator) Withdrawn() <-chan struct{} { return ind.withdrawn }
 
 func (ind *x11Indicator) Ended() <-chan struct{} { return ind.ended }
 

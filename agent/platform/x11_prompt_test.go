@@ -141,3 +141,73 @@ func TestX11Indicator(t *testing.T) {
 		t.Fatalf("clicking End did not end the session")
 	}
 }
+
+// TestX11IndicatorStopControl checks that the Stop control button is
+// there only while control is granted, and takes control back.
+func TestX11IndicatorStopControl(t *testing.T) {
+	d := testbed.Xvfb(t, 800, 600)
+	p := &X11Prompter{Display: d.Name}
+	i, err := p.ShowIndicator("Jane can see and control this screen")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer i.Close()
+	ind, ok := i.(ControlIndicator)
+	if !ok {
+		t.Fatal("the X11 indicator cannot take back control")
+	}
+	cap, err := NewX11Capturer(d.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cap.Close()
+	in, err := NewX11Input(d.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	left := (800 - indicatorSize.X) / 2
+	stop := image.Pt(left, 0).Add(buttonStop.Min).Add(image.Pt(2, 2))
+	// buttonLight reports whether the Stop control button is drawn: its
+	// corner is light, not the bar's red.
+	buttonLight := func() bool {
+		var img codec.Frame
+		if _, err := cap.Capture(image.Rect(0, 0, 800, 600), &img); err != nil {
+			t.Fatal(err)
+		}
+		r, g, b := RGB(&img, stop.X, stop.Y)
+		return !(r == 0xd0 && g == 0x30 && b == 0x30)
+	}
+	if buttonLight() {
+		t.Error("Stop control is shown before control was granted")
+	}
+	// A click there now does nothing. The indicator handles clicks in
+	// order, so once a click on End has ended the session, it has
+	// handled the first one.
+	click(t, in, stop)
+	click(t, in, image.Pt(left, 0).Add(centreOf(buttonEnd)))
+	select {
+	case <-ind.Ended():
+	case <-time.After(5 * time.Second):
+		t.Fatalf("clicking End did not end the session")
+	}
+	select {
+	case <-ind.Withdrawn():
+		t.Fatal("a click where Stop control was not shown took back control")
+	default:
+	}
+	ind.SetControl(true)
+	if !buttonLight() {
+		t.Error("Stop control is not shown while control is granted")
+	}
+	click(t, in, stop)
+	select {
+	case <-ind.Withdrawn():
+	case <-time.After(5 * time.Second):
+		t.Fatal("clicking Stop control did not take back control")
+	}
+	ind.SetControl(false)
+	if buttonLight() {
+		t.Error("Stop control is still shown after control was taken back")
+	}
+}

@@ -184,9 +184,11 @@
       $("clip").classList.add("new");
     },
     consent: (c) => {
+      const had = view.control;
       view.control = c.control;
       $("cad").disabled = !c.control;
       if (!c.view) $("st-state").textContent = "waiting for the host's consent…";
+      else if (had && !c.control) $("st-state").textContent = "the host took back control: view only";
     },
     layout: (l) => {
       const sel = $("monitor");
