@@ -292,6 +292,17 @@ func (s *Session) ChooseMonitor(id uint32) error {
 	return s.control(&proto.MonitorChoice{ID: id})
 }
 
+// RequestControl asks the person at the host again for the control and
+// clipboard this session wanted (after they granted view only, or took
+// control back); their answer comes as a Consent event.
+func (s *Session) RequestControl() error {
+	want := s.cfg.Want & (proto.PermControl | proto.PermClipboard)
+	if want == 0 {
+		return errors.New("viewer: this session asks only to view")
+	}
+	return s.control(&proto.ConsentRequest{Want: want})
+}
+
 // RequestRefresh asks the host for a keyframe.
 func (s *Session) RequestRefresh() error {
 	return s.control(&proto.Refresh{Reason: proto.RefreshRequested})

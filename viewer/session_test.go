@@ -445,6 +445,31 @@ func TestInputNeedsConsent(t *testing.T) {
 	}
 }
 
+// TestRequestControlAgain: the host takes control back (a Consent
+// without it); input is refused, and RequestControl asks again for what
+// the session wanted.
+func TestRequestControlAgain(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	h, v, e, _ := startSession(t, ctx, "again")
+	defer v.Close()
+	expect[*proto.Hello](ctx, h)
+	want := expect[*proto.ConsentRequest](ctx, h).Want
+	h.send(ctx, &proto.Consent{Granted: want})
+	recv(t, ctx, e.consent, "consent")
+	h.send(ctx, &proto.Consent{Granted: proto.PermView})
+	recv(t, ctx, e.consent, "control taken back")
+	if err := v.Pointer(1, 1, 0); !errors.Is(err, viewer.ErrInputNotAllowed) {
+		t.Errorf("Pointer after the host took control back = %v, want ErrInputNotAllowed", err)
+	}
+	if err := v.RequestControl(); err != nil {
+		t.Fatal(err)
+	}
+	if got := expect[*proto.ConsentRequest](ctx, h).Want; got != want&^proto.PermView {
+		t.Errorf("asked again for %v, want %v", got, want&^proto.PermView)
+	}
+}
+
 // BenchmarkConnect measures Connect over in-memory pipes: pairing, the
 // dw/1 handshake (CPace or OPAQUE with Argon2id, Noise XXpsk0, SAS) and
 // the first messages, natively or in wasm (make test-wasm's node).

@@ -160,18 +160,29 @@ func (p *X11Prompter) Consent(ctx context.Context, viewer string, want proto.Per
 	dialogAt = at
 	dialogMu.Unlock()
 
+	onlyControl := want&proto.PermView == 0 && want&proto.PermControl != 0
 	draw := func() {
 		x.text(x.fg, 20, 26, "Deskway remote support")
-		x.text(x.fg, 20, 48, viewer+" asks to see your screen.")
+		if onlyControl {
+			// Asked again mid-session: they already see the screen.
+			x.text(x.fg, 20, 48, viewer+" asks to use your mouse and keyboard again.")
+		} else {
+			x.text(x.fg, 20, 48, viewer+" asks to see your screen.")
+		}
 		if sas != "" {
 			x.text(x.fg, 20, 66, "They should read you this number: "+sas)
 		}
 		x.text(x.fg, 20, 88, "You can end the session at any time.")
 		x.button(buttonDeny, "Deny")
-		x.button(buttonView, "View only")
 		label := "View and control"
-		if want&proto.PermControl == 0 {
+		switch {
+		case onlyControl:
+			label = "Allow control"
+		case want&proto.PermControl == 0:
 			label = "Allow"
+		}
+		if !onlyControl {
+			x.button(buttonView, "View only")
 		}
 		x.button(buttonControl, label)
 		xproto.GetInputFocus(x.c).Reply()
@@ -206,7 +217,7 @@ func (p *X11Prompter) Consent(ctx context.Context, viewer string, want proto.Per
 				case pt.In(buttonDeny):
 					answers <- answer{}
 					return
-				case pt.In(buttonView):
+				case pt.In(buttonView) && !onlyControl:
 					answers <- answer{p: want & proto.PermView}
 					return
 				case pt.In(buttonControl):

@@ -145,6 +145,7 @@ func handle(s *viewer.Session) js.Value {
 		"releaseAll": fn(func(a []js.Value) any { return ok(s.ReleaseAll()) }),
 		"clipboard":  fn(func(a []js.Value) any { return ok(s.SendClipboard(jsString(arg(a, 0)))) }),
 		"viewOnly":   fn(func(a []js.Value) any { return ok(s.SetViewOnly(arg(a, 0).Truthy())) }),
+		"askControl": fn(func(a []js.Value) any { return ok(s.RequestControl()) }),
 		"quality": fn(func(a []js.Value) any {
 			return ok(s.SetQuality(proto.Quality{
 				Mode: proto.QualityMode(arg(a, 0).Int()), Quality: uint8(arg(a, 1).Int()),

@@ -44,8 +44,10 @@ const (
 // window (no --yes); the technician types its code in the console's
 // Support field; the test clicks "View and control" in the agent's X
 // window, found by its name; the page shows that screen, and the live
-// indicator is up on it. Both sessions are then in the broker's list with
-// the relay's byte counts.
+// indicator is up on it; the customer takes control back with its Stop
+// control button, the technician asks again and the customer allows it
+// in a new window. Both sessions are then in the broker's list with the
+// relay's byte counts.
 func TestSuite(t *testing.T) {
 	testbed.Long(t, "starts the whole suite")
 	for _, tool := range []string{"xdotool", "xterm"} {
@@ -212,7 +214,32 @@ func TestSuite(t *testing.T) {
 		t.Errorf("%d of %d canvas pixels differ from the customer's screen, first: %v", len(bad), len(probes), bad[:min(5, len(bad))])
 	}
 	t.Logf("support: code typed → consent clicked → the customer's screen exact on the canvas: %v", time.Since(joinAt).Round(time.Millisecond))
-	xdotool(t, ctx, customer, "search", "--onlyvisible", "--name", "^Deskway session$")
+	bar := strings.TrimSpace(xdotool(t, ctx, customer, "search", "--onlyvisible", "--name", "^Deskway session$"))
+
+	// The customer takes control back on the session bar; the page says
+	// so and offers to ask again; the customer allows it in a new window.
+	waitControl := func(want bool) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); pg.State().Control != want; time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				fatalf("the page's control did not become %v", want)
+			}
+		}
+	}
+	xdotool(t, ctx, customer, "mousemove", "--window", bar, "517", "13", "click", "1") // "Stop control"
+	waitControl(false)
+	pg.Do("see the host took control back and ask again",
+		chromedp.WaitVisible(chromedp.ID("askctl")),
+		chromedp.Click(chromedp.ID("askctl")),
+	)
+	if st := pg.Text("st-state"); !strings.Contains(st, "asked the host for control") {
+		t.Errorf("after Ask for control the status says %q", st)
+	}
+	win = strings.TrimSpace(xdotool(t, ctx, customer, "search", "--sync", "--onlyvisible", "--name", "Deskway: allow screen sharing"))
+	xdotool(t, ctx, customer, "mousemove", "--window", win, "390", "119", "click", "1") // "Allow control"
+	waitControl(true)
+	pg.Do("the offer to ask again goes", chromedp.WaitNotVisible(chromedp.ID("askctl")))
+
 	pg.Do("disconnect", chromedp.Click(chromedp.ID("disconnect")))
 	pg.WaitState("closed")
 	select {

@@ -38,6 +38,7 @@ type remote interface {
 	SetQuality(q proto.Quality) error
 	ChooseMonitor(id uint32) error
 	RequestRefresh() error
+	RequestControl() error
 }
 
 var _ remote = (*viewer.Session)(nil)
@@ -93,6 +94,8 @@ type sessionWindow struct {
 	scaleSel *widget.Select
 	fullBtn  *widget.Button
 	cadBtn   *widget.Button
+	askBtn   *widget.Button // asks for control again while the host allows only viewing
+	asked    bool           // askBtn was used; the host has not answered yet
 	viewOnly *widget.Check
 	clipBtn  *widget.Button
 	monSel   *widget.Select
@@ -174,6 +177,11 @@ func (w *sessionWindow) build() {
 	w.scaleSel.SetSelected(map[ScaleMode]string{ScaleFit: "Fit", ScaleOne: "1:1"}[w.cfg.Scale])
 	w.fullBtn = widget.NewButton("Full screen", w.toggleFullScreen)
 	w.cadBtn = widget.NewButton("Ctrl-Alt-Del", w.back(func() { w.input(w.r.CtrlAltDel()) }))
+	w.askBtn = widget.NewButton("Ask for control", w.back(func() {
+		w.asked = true
+		w.updateControls()
+		w.input(w.r.RequestControl())
+	}))
 	w.viewOnly = widget.NewCheck("View only", func(on bool) { w.back(func() { w.setViewOnly(on) })() })
 	w.clipBtn = widget.NewButton("Send clipboard", w.back(func() { w.sendClipboard(true) }))
 	w.monSel = widget.NewSelect(nil, func(s string) { w.back(func() { w.chooseMonitor(s) })() })
@@ -181,7 +189,7 @@ func (w *sessionWindow) build() {
 	w.refresh = widget.NewButton("Refresh", w.back(func() { w.input(w.r.RequestRefresh()) }))
 	w.reconn = widget.NewButton("Reconnect", w.reconnect)
 	w.endBtn = widget.NewButton("Disconnect", w.disconnect)
-	w.toolbar = container.NewHBox(w.scaleSel, w.fullBtn, w.cadBtn, w.viewOnly, w.clipBtn, w.monSel, w.refresh,
+	w.toolbar = container.NewHBox(w.scaleSel, w.fullBtn, w.askBtn, w.cadBtn, w.viewOnly, w.clipBtn, w.monSel, w.refresh,
 		layout.NewSpacer(), w.reconn, w.endBtn)
 	w.status = widget.NewLabel("")
 	w.status.Truncation = fyne.TextTruncateEllipsis
@@ -208,7 +216,7 @@ func (w *sessionWindow) start(connect connectFunc) {
 	gen := w.gen
 	ctx, cancel := context.WithCancel(context.Background())
 	w.cancel = cancel
-	w.r, w.err, w.perms, w.hostView, w.framed = nil, nil, 0, false, false
+	w.r, w.err, w.perms, w.hostView, w.framed, w.asked = nil, nil, 0, false, false, false
 	w.setState(viewer.StatePairing, nil)
 	ev := w.events(gen)
 	w.conns.Add(1)
@@ -268,7 +276,7 @@ func (w *sessionWindow) events(gen int) viewer.Events {
 		Cursor:       func(c *viewer.Cursor) { do(func() { w.scr.setCursor(c) }) },
 		CursorPos:    func(x, y int, visible bool) { do(func() { w.scr.setCursorPos(x, y, visible) }) },
 		Clipboard:    func(text string) { do(func() { w.hostClipboard(text) }) },
-		Consent:      func(p proto.Perms) { do(func() { w.perms = p; w.updateControls() }) },
+		Consent:      func(p proto.Perms) { do(func() { w.perms, w.asked = p, false; w.updateControls() }) },
 		Layout:       func(l proto.Layout) { do(func() { w.setLayout(l) }) },
 		HostViewOnly: func(on bool) { do(func() { w.hostView = on; w.updateControls() }) },
 		Stats:        func(st viewer.Stats) { do(func() { w.setStats(st) }) },
@@ -368,6 +376,12 @@ func (w *sessionWindow) updateControls() {
 	control := live && w.perms&proto.PermControl != 0 && !w.viewOnly.Checked && !w.hostView
 	w.scr.setControl(control)
 	enable(w.cadBtn, control)
+	if live && w.perms&proto.PermView != 0 && w.perms&proto.PermControl == 0 && !w.hostView {
+		w.askBtn.Show()
+	} else {
+		w.askBtn.Hide()
+	}
+	enable(w.askBtn, !w.asked)
 	enable(w.clipBtn, live && w.perms&proto.PermClipboard != 0)
 	enable(w.refresh, live)
 	enable(w.endBtn, live || w.state != viewer.StateClosed)

@@ -91,6 +91,7 @@ func (f *fakeRemote) ReleaseAll() error {
 	return nil
 }
 func (f *fakeRemote) SendClipboard(s string) error { f.call("SendClipboard " + s); return nil }
+func (f *fakeRemote) RequestControl() error        { f.call("RequestControl"); return nil }
 func (f *fakeRemote) SetViewOnly(on bool) error {
 	f.call(fmt.Sprintf("SetViewOnly %v", on))
 	return nil
@@ -301,6 +302,36 @@ func TestSessionWindowInput(t *testing.T) {
 	}
 	if f.releases != 1 {
 		t.Errorf("focus loss released %d times, want 1", f.releases)
+	}
+}
+
+// TestSessionWindowAskControl: while the host allows only viewing (it
+// granted view only, or took control back), Ask for control is there;
+// it asks once until the host answers, and goes once control is granted.
+func TestSessionWindowAskControl(t *testing.T) {
+	f := newFakeRemote()
+	w, ev := openTestSession(t, f, nil)
+	ev.State(viewer.StateOpen, nil)
+	ev.Consent(proto.PermView | proto.PermControl)
+	if w.askBtn.Visible() {
+		t.Error("Ask for control is shown while control is granted")
+	}
+	ev.Consent(proto.PermView) // the host took control back
+	if !w.askBtn.Visible() || w.askBtn.Disabled() {
+		t.Fatal("Ask for control is not offered after the host took control back")
+	}
+	test.Tap(w.askBtn)
+	test.Tap(w.askBtn) // disabled until the host answers: nothing
+	if got := f.called(); !slices.Equal(got, []string{"RequestControl"}) {
+		t.Errorf("calls %v, want one RequestControl", got)
+	}
+	ev.Consent(proto.PermView) // refused
+	if w.askBtn.Disabled() {
+		t.Error("Ask for control stays disabled after the host refused")
+	}
+	ev.Consent(proto.PermView | proto.PermControl)
+	if w.askBtn.Visible() {
+		t.Error("Ask for control is still shown once control is granted")
 	}
 }
 

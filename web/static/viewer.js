@@ -187,6 +187,8 @@
       const had = view.control;
       view.control = c.control;
       $("cad").disabled = !c.control;
+      $("askctl").hidden = !c.view || c.control;
+      $("askctl").disabled = false;
       if (!c.view) $("st-state").textContent = "waiting for the host's consent…";
       else if (had && !c.control) $("st-state").textContent = "the host took back control: view only";
     },
@@ -279,6 +281,13 @@
   // --- Toolbar.
 
   $("cad").addEventListener("click", () => { if (live()) session.ctrlAltDel(); screen.focus(); });
+  $("askctl").addEventListener("click", () => {
+    if (!session) return;
+    session.askControl();
+    $("askctl").disabled = true; // until the host answers
+    $("st-state").textContent = "asked the host for control…";
+    screen.focus();
+  });
   $("viewonly").addEventListener("click", () => {
     view.viewOnly = !view.viewOnly;
     $("viewonly").setAttribute("aria-pressed", String(view.viewOnly));
