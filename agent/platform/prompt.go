@@ -43,18 +43,55 @@ func (p AutoPrompter) ShowIndicator(text string) (Indicator, error) {
 	return ind, nil
 }
 
+// controlOffer is the part of an indicator that offers to take back
+// control: whether control is granted now, and the signal that the
+// person took it back.
+type controlOffer struct {
+	mu        sync.Mutex
+	control   bool
+	withdrawn chan struct{}
+}
+
+func newControlOffer() controlOffer { return controlOffer{withdrawn: make(chan struct{}, 1)} }
+
+// setControl records whether control is granted and reports whether it
+// was before.
+func (o *controlOffer) setControl(on bool) (was bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	was, o.control = o.control, on
+	return was
+}
+
+func (o *controlOffer) granted() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.control
+}
+
+// Withdrawn delivers a value each time the person takes back control.
+func (o *controlOffer) Withdrawn() <-chan struct{} { return o.withdrawn }
+
+// withdraw signals that the person took back control, if it is granted.
+func (o *controlOffer) withdraw() {
+	if !o.granted() {
+		return
+	}
+	select {
+	case o.withdrawn <- struct{}{}:
+	default:
+	}
+}
+
 // lineIndicator prints its text; the terminal prompter ends it, or takes
 // back control, from input (interactive).
 type lineIndicator struct {
+	controlOffer
 	out         io.Writer
 	interactive bool
 	ended       chan struct{}
 	endOnce     sync.Once
 	closed      chan struct{}
-	withdrawn   chan struct{}
-
-	mu      sync.Mutex
-	control bool
 }
 
 func (l *lineIndicator) SetText(text string) {
@@ -70,28 +107,8 @@ func (l *lineIndicator) SetText(text string) {
 // SetControl records whether control can be taken back, and says how
 // when it becomes possible.
 func (l *lineIndicator) SetControl(on bool) {
-	l.mu.Lock()
-	was := l.control
-	l.control = on
-	l.mu.Unlock()
-	if on && !was && l.interactive && l.out != nil {
+	if was := l.setControl(on); on && !was && l.interactive && l.out != nil {
 		fmt.Fprintln(l.out, "  (type view and press Enter to take back control and keep the session view only)")
-	}
-}
-
-// Withdrawn delivers a value each time a line "view" takes back control.
-func (l *lineIndicator) Withdrawn() <-chan struct{} { return l.withdrawn }
-
-func (l *lineIndicator) withdraw() {
-	l.mu.Lock()
-	on := l.control
-	l.mu.Unlock()
-	if !on {
-		return
-	}
-	select {
-	case l.withdrawn <- struct{}{}:
-	default:
 	}
 }
 
@@ -183,7 +200,7 @@ func (p *TermPrompter) Consent(ctx context.Context, viewer string, want proto.Pe
 // "view" takes back control.
 func (p *TermPrompter) ShowIndicator(text string) (Indicator, error) {
 	p.start()
-	ind := &lineIndicator{out: p.Out, interactive: true, ended: make(chan struct{}), closed: make(chan struct{}), withdrawn: make(chan struct{}, 1)}
+	ind := &lineIndicator{controlOffer: newControlOffer(), out: p.Out, interactive: true, ended: make(chan struct{}), closed: make(chan struct{})}
 	ind.SetText(text)
 	go func() {
 		for {

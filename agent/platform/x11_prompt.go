@@ -237,15 +237,14 @@ func (p *X11Prompter) Consent(ctx context.Context, viewer string, want proto.Per
 
 // x11Indicator is the red bar.
 type x11Indicator struct {
-	x         *xwin
-	mu        sync.Mutex
-	text      string
-	control   bool // the Stop control button is shown
-	withdrawn chan struct{}
-	ended     chan struct{}
-	endOnce   sync.Once
-	done      chan struct{}
-	wg        sync.WaitGroup
+	controlOffer // the Stop control button is shown while control is granted
+	x            *xwin
+	mu           sync.Mutex
+	text         string
+	ended        chan struct{}
+	endOnce      sync.Once
+	done         chan struct{}
+	wg           sync.WaitGroup
 }
 
 // ShowIndicator shows the bar at the top centre of the screen.
@@ -260,7 +259,7 @@ func (p *X11Prompter) ShowIndicator(text string) (Indicator, error) {
 	if err != nil {
 		return nil, err
 	}
-	ind := &x11Indicator{x: x, text: text, ended: make(chan struct{}), done: make(chan struct{}), withdrawn: make(chan struct{}, 1)}
+	ind := &x11Indicator{x: x, text: text, ended: make(chan struct{}), done: make(chan struct{}), controlOffer: newControlOffer()}
 	ind.draw()
 	ind.wg.Add(2)
 	go ind.events()
@@ -270,8 +269,9 @@ func (p *X11Prompter) ShowIndicator(text string) (Indicator, error) {
 
 func (ind *x11Indicator) draw() {
 	ind.mu.Lock()
-	text, control := ind.text, ind.control
+	text := ind.text
 	ind.mu.Unlock()
+	control := ind.granted()
 	x := ind.x
 	xproto.PolyFillRectangle(x.c, xproto.Drawable(x.w), x.bg, []xproto.Rectangle{{Width: uint16(indicatorSize.X), Height: uint16(indicatorSize.Y)}})
 	x.text(x.fg, 8, 17, text)
@@ -298,17 +298,11 @@ func (ind *x11Indicator) events() {
 			}
 		case xproto.ButtonPressEvent:
 			pt := image.Pt(int(e.EventX), int(e.EventY))
-			ind.mu.Lock()
-			control := ind.control
-			ind.mu.Unlock()
 			switch {
 			case pt.In(buttonEnd):
 				ind.endOnce.Do(func() { close(ind.ended) })
-			case pt.In(buttonStop) && control:
-				select {
-				case ind.withdrawn <- struct{}{}:
-				default:
-				}
+			case pt.In(buttonStop):
+				ind.withdraw()
 			}
 		}
 	}
@@ -338,14 +332,9 @@ func (ind *x11Indicator) SetText(text string) {
 
 // SetControl shows the Stop control button while control is granted.
 func (ind *x11Indicator) SetControl(on bool) {
-	ind.mu.Lock()
-	ind.control = on
-	ind.mu.Unlock()
+	ind.setControl(on)
 	ind.draw()
 }
-
-// Withdrawn delivers a value each time Stop control is clicked.
-func (ind *x11Indicator) Withdrawn() <-chan struct{} { return ind.withdrawn }
 
 func (ind *x11Indicator) Ended() <-chan struct{} { return ind.ended }
 
