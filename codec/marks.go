@@ -186,8 +186,11 @@ func (e *Encoder) flood(seed int, bg uint32) {
 	e.stamp[seed] = e.gen
 	x0, y0 := sx, sy
 	x1, y1 := x0, y0
-	changed, kept := false, 0
-	cur, rec, stamp, gen := e.cur, e.rec, e.stamp, e.gen
+	// kept counts the pixels the framebuffer already has. The seed is
+	// not one (codeMarks seeds only at changed pixels, or anywhere in a
+	// keyframe), so every shape holds a changed pixel.
+	kept := 0
+	cur, rec, stamp, gen, key := e.cur, e.rec, e.stamp, e.gen, e.key
 	state, tbg, tw := e.state, e.bg, e.tw
 	sw, sh := e.w, e.h
 	// in reports whether the pixel at x, y (at q) belongs to the shape
@@ -199,9 +202,14 @@ func (e *Encoder) flood(seed int, bg uint32) {
 		t := int(uint(y)/tileSize)*tw + int(uint(x)/tileSize)
 		return state[t] == stCoded && tbg[t] == bg
 	}
+	// take adds a pixel to the shape, its box and its counts.
 	take := func(x, y, q int) {
 		stamp[q] = gen
 		comp = append(comp, int32(x|y<<16))
+		x0, x1, y0, y1 = min(x0, x), max(x1, x), min(y0, y), max(y1, y)
+		if cur[q] == rec[q] && !key {
+			kept++
+		}
 	}
 	// Queued: taken pixels whose runs are still to be taken whole.
 	queue := append(e.floodQueue[:0], int32(sx|sy<<16))
@@ -240,19 +248,9 @@ func (e *Encoder) flood(seed int, bg uint32) {
 		}
 	}
 	e.floodQueue = queue
-	for _, c := range comp {
-		x, y := int(c&0xffff), int(c>>16)
-		p := y*sw + x
-		x0, x1, y0, y1 = min(x0, x), max(x1, x), min(y0, y), max(y1, y)
-		if cur[p] != rec[p] || e.key {
-			changed = true
-		} else {
-			kept++
-		}
-	}
 	e.comp = comp
 	w, h := x1-x0+1, y1-y0+1
-	if !changed || len(comp) < minMarkPixels || w > maxMarkSide || h > maxMarkSide {
+	if len(comp) < minMarkPixels || w > maxMarkSide || h > maxMarkSide {
 		return
 	}
 	off := len(e.candPix)
@@ -268,9 +266,6 @@ func (e *Encoder) flood(seed int, bg uint32) {
 			return
 		}
 		pix[(y-y0)*w+x-x0] = v
-	}
-	for _, c := range comp {
-		e.stamp[int(c>>16)*e.w+int(c&0xffff)] = e.gen + 1
 	}
 	hs := hashPix(uint64(w<<8|h)*0x9E3779B97F4A7C15, pix)
 	e.cands = append(e.cands, markCand{x0, y0, w, h, off, hs, kept*2 >= len(comp), bg})
