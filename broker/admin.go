@@ -37,6 +37,20 @@ func NewAdmin(st Store, actor string, log *slog.Logger) (*Admin, error) {
 	return &Admin{s: s, actor: &User{Name: actor, Role: api.RoleAdmin}}, nil
 }
 
+// UseDataKey checks dataKey against the database and peppers the
+// password hashes the Admin makes with it, as the server does. Without
+// it, a password set here is peppered at its first sign-in.
+func (a *Admin) UseDataKey(ctx context.Context, dataKey []byte) error {
+	seal, err := newSealer(dataKey)
+	if err != nil {
+		return err
+	}
+	if err := checkDataKey(ctx, a.s.st, seal); err != nil {
+		return err
+	}
+	return a.s.hasher.setPepper(dataKey)
+}
+
 // AddUser creates an account.
 func (a *Admin) AddUser(ctx context.Context, name string, role api.UserRole, password string) (*User, error) {
 	return a.s.createUser(ctx, a.actor.Name, name, role, password, "")

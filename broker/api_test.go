@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -591,4 +592,53 @@ func TestRestartLosesNothing(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPasswordPepperedAtSignIn: an account made without the data key (the
+// command line with PostgreSQL and no key file) has an unpeppered hash;
+// its first sign-in replaces it with a peppered one, which signs in
+// again. An Admin given the data key peppers at once; a wrong key is
+// refused.
+func TestPasswordPepperedAtSignIn(t *testing.T) {
+	ctx := context.Background()
+	st := sqliteStore(t)
+	b := startBroker(t, st, nil, nil)
+	adm, err := NewAdmin(st, "cli:test", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adm.s.hasher.params = fastPasswords
+	hash := func(name string) string {
+		t.Helper()
+		u, err := st.UserByName(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u.PasswordHash
+	}
+	if _, err := adm.AddUser(ctx, "olda", api.RoleUser, "old-password-1"); err != nil {
+		t.Fatal(err)
+	}
+	if h := hash("olda"); strings.Contains(h, ",k=1$") {
+		t.Fatalf("hash made without the data key is peppered: %q", h)
+	}
+	b.login("olda", "old-password-1")
+	if h := hash("olda"); !strings.Contains(h, ",k=1$") {
+		t.Fatalf("after sign-in the hash is %q, want it peppered", h)
+	}
+	b.login("olda", "old-password-1")
+
+	if err := adm.UseDataKey(ctx, bytes.Repeat([]byte{9}, DataKeySize)); !errors.Is(err, ErrDataKey) {
+		t.Errorf("UseDataKey(another key) = %v, want ErrDataKey", err)
+	}
+	if err := adm.UseDataKey(ctx, testDataKey); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.AddUser(ctx, "newa", api.RoleUser, "new-password-1"); err != nil {
+		t.Fatal(err)
+	}
+	if h := hash("newa"); !strings.Contains(h, ",k=1$") {
+		t.Errorf("hash made with the data key is %q, want it peppered", h)
+	}
+	b.login("newa", "new-password-1")
 }

@@ -2,7 +2,10 @@ package broker
 
 import (
 	"context"
+	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
@@ -39,15 +42,23 @@ const (
 // ErrBadHash is returned for a stored password hash that does not parse.
 var ErrBadHash = errors.New("broker: malformed password hash")
 
-// phc is a parsed "$argon2id$v=19$m=…,t=…,p=…$salt$hash" string.
+// phc is a parsed "$argon2id$v=19$m=…,t=…,p=…[,k=1]$salt$hash" string.
+// k=1 marks a peppered hash: Argon2id of HMAC-SHA-256(pepper, password),
+// the pepper derived from the broker's data key (SECURITY.md §5), so a
+// copy of the database alone cannot be attacked offline.
 type phc struct {
-	params PasswordParams
-	salt   []byte
-	key    []byte
+	params   PasswordParams
+	peppered bool
+	salt     []byte
+	key      []byte
 }
 
 func (p phc) String() string {
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.params.Memory, p.params.Time, p.params.Threads,
+	k := ""
+	if p.peppered {
+		k = ",k=1"
+	}
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d%s$%s$%s", argon2.Version, p.params.Memory, p.params.Time, p.params.Threads, k,
 		base64.RawStdEncoding.EncodeToString(p.salt), base64.RawStdEncoding.EncodeToString(p.key))
 }
 
@@ -75,6 +86,8 @@ func parsePHC(s string) (phc, error) {
 			p.params.Time = uint32(n)
 		case k == "p" && n <= maxArgonThreads:
 			p.params.Threads = uint8(n)
+		case k == "k" && n == 1:
+			p.peppered = true
 		default:
 			return p, fmt.Errorf("%w: parameter %q out of range", ErrBadHash, kv)
 		}
@@ -100,6 +113,7 @@ func parsePHC(s string) (phc, error) {
 // Safe for concurrent use.
 type passwordHasher struct {
 	params PasswordParams
+	pepper []byte // nil: new hashes are not peppered (no data key)
 	sem    chan struct{}
 	// dummy is a hash of a random password with the current parameters,
 	// made on first use: logins for unknown users verify against it, so
@@ -122,10 +136,37 @@ func newPasswordHasher(params PasswordParams, concurrency int) (*passwordHasher,
 	return &passwordHasher{params: params, sem: make(chan struct{}, concurrency)}, nil
 }
 
+// pepperInfo derives the password pepper from the data key.
+const pepperInfo = "deskway broker password pepper v1"
+
+// setPepper makes new hashes peppered with a key derived from dataKey,
+// and lets Verify check peppered ones.
+func (h *passwordHasher) setPepper(dataKey []byte) error {
+	pepper, err := hkdf.Key(sha256.New, dataKey, nil, pepperInfo, 32)
+	if err != nil {
+		return fmt.Errorf("broker: password pepper: %w", err)
+	}
+	h.pepper = pepper
+	return nil
+}
+
+// input is what Argon2id hashes for password: the password itself, or
+// its HMAC under the pepper.
+func (h *passwordHasher) input(password string, peppered bool) []byte {
+	if !peppered {
+		return []byte(password)
+	}
+	m := hmac.New(sha256.New, h.pepper)
+	m.Write([]byte(password))
+	return m.Sum(nil)
+}
+
 func (h *passwordHasher) derive(password string, params PasswordParams) phc {
 	salt := make([]byte, argonSaltLen)
 	rand.Read(salt)
-	return phc{params: params, salt: salt, key: argon2.IDKey([]byte(password), salt, params.Time, params.Memory, params.Threads, argonKeyLen)}
+	peppered := h.pepper != nil
+	return phc{params: params, peppered: peppered, salt: salt,
+		key: argon2.IDKey(h.input(password, peppered), salt, params.Time, params.Memory, params.Threads, argonKeyLen)}
 }
 
 func (h *passwordHasher) acquire(ctx context.Context) error {
@@ -148,11 +189,18 @@ func (h *passwordHasher) Hash(ctx context.Context, password string) (string, err
 	return h.derive(password, h.params).String(), nil
 }
 
+// ErrNoPepper is returned for a peppered hash when the hasher has no
+// pepper: the broker was started without the data key it was made with.
+var ErrNoPepper = errors.New("broker: a peppered password hash, but no data key to check it with")
+
 // Verify reports whether password matches the PHC string, and whether
 // the hash should be replaced because its parameters are not the current
-// ones.
+// ones or it is not peppered while new hashes are.
 func (h *passwordHasher) Verify(ctx context.Context, stored, password string) (ok, rehash bool, err error) {
 	p, err := parsePHC(stored)
+	if err == nil && p.peppered && h.pepper == nil {
+		err = ErrNoPepper
+	}
 	if err != nil {
 		// Spend the same time as a real check, then fail.
 		h.VerifyDummy(ctx, password)
@@ -162,9 +210,9 @@ func (h *passwordHasher) Verify(ctx context.Context, stored, password string) (o
 		return false, false, err
 	}
 	defer h.release()
-	key := argon2.IDKey([]byte(password), p.salt, p.params.Time, p.params.Memory, p.params.Threads, uint32(len(p.key)))
+	key := argon2.IDKey(h.input(password, p.peppered), p.salt, p.params.Time, p.params.Memory, p.params.Threads, uint32(len(p.key)))
 	ok = subtle.ConstantTimeCompare(key, p.key) == 1
-	return ok, ok && p.params != h.params, nil
+	return ok, ok && (p.params != h.params || p.peppered != (h.pepper != nil)), nil
 }
 
 // VerifyDummy costs what Verify costs with the current parameters and
@@ -181,6 +229,6 @@ func (h *passwordHasher) VerifyDummy(ctx context.Context, password string) {
 		return
 	}
 	defer h.release()
-	key := argon2.IDKey([]byte(password), h.dummy.salt, h.params.Time, h.params.Memory, h.params.Threads, argonKeyLen)
+	key := argon2.IDKey(h.input(password, h.pepper != nil), h.dummy.salt, h.params.Time, h.params.Memory, h.params.Threads, argonKeyLen)
 	subtle.ConstantTimeCompare(key, h.dummy.key)
 }

@@ -205,6 +205,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := hasher.setPepper(cfg.DataKey); err != nil {
+		return nil, err
+	}
 	var embedded *RelayConfig
 	if cfg.EmbeddedRelay {
 		embedded = &RelayConfig{ID: LocalRelayID, URL: cfg.PublicURL}

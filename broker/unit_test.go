@@ -55,6 +55,49 @@ func TestPasswordHasher(t *testing.T) {
 	}
 }
 
+// TestPasswordPepper: with a data key, new hashes are peppered (k=1) and
+// verify only with the same key; an old unpeppered hash still verifies
+// and asks for a rehash; a peppered hash cannot be checked without the
+// key.
+func TestPasswordPepper(t *testing.T) {
+	ctx := context.Background()
+	key := bytes.Repeat([]byte{7}, DataKeySize)
+	h, _ := newPasswordHasher(fastPasswords, 1)
+	if err := h.setPepper(key); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := h.Hash(ctx, "correct horse")
+	if err != nil || !strings.HasPrefix(stored, "$argon2id$v=19$m=8192,t=1,p=1,k=1$") {
+		t.Fatalf("Hash = %q, %v; want a peppered PHC string", stored, err)
+	}
+	if ok, rehash, err := h.Verify(ctx, stored, "correct horse"); !ok || rehash || err != nil {
+		t.Errorf("Verify(peppered) = %v, %v, %v; want true, false", ok, rehash, err)
+	}
+	other, _ := newPasswordHasher(fastPasswords, 1)
+	other.setPepper(bytes.Repeat([]byte{8}, DataKeySize))
+	if ok, _, _ := other.Verify(ctx, stored, "correct horse"); ok {
+		t.Error("a peppered hash verified under another data key")
+	}
+	plain, _ := newPasswordHasher(fastPasswords, 1)
+	if ok, _, err := plain.Verify(ctx, stored, "correct horse"); ok || !errors.Is(err, ErrNoPepper) {
+		t.Errorf("Verify(peppered) without a pepper = %v, %v; want ErrNoPepper", ok, err)
+	}
+	old, _ := plain.Hash(ctx, "correct horse")
+	if ok, rehash, err := h.Verify(ctx, old, "correct horse"); !ok || !rehash || err != nil {
+		t.Errorf("Verify(unpeppered) with a pepper = %v, %v, %v; want true and a rehash", ok, rehash, err)
+	}
+	// A frozen answer: the pepper's derivation must never change, or
+	// every account would be locked out.
+	for i := range key {
+		key[i] = byte(i)
+	}
+	h.setPepper(key)
+	const frozen = "$argon2id$v=19$m=8192,t=1,p=1,k=1$ZGVza3dheS1zYWx0LTE2Yg$aNqz+PMMoiClysZHhzcT2szVrlu4/YuvnOHjeap7Eqk"
+	if ok, _, err := h.Verify(ctx, frozen, "correct horse"); !ok || err != nil {
+		t.Errorf("Verify(frozen peppered hash) = %v, %v; want true", ok, err)
+	}
+}
+
 // refPHC is a known answer from the Argon2 reference implementation's
 // tests (phc-winner-argon2, src/test.c): password "password", salt
 // "somesalt", t=2, m=64 MiB, p=1.
@@ -73,13 +116,14 @@ var phcSeeds = []string{
 	"$argon2i$v=19$m=8192,t=1,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
 	"$argon2id$v=19$m=99999999,t=1,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
 	"$argon2id$v=19$m=8192,t=1$AAAAAAAAAAAAAAAAAAAAAA$AAAA",
+	"$argon2id$v=19$m=8192,t=1,p=1,k=2$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
 	"",
 }
 
 func TestParsePHC(t *testing.T) {
-	for i, s := range phcSeeds {
+	for i, s := range append(phcSeeds, "$argon2id$v=19$m=8192,t=1,p=1,k=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA") {
 		_, err := parsePHC(s)
-		if (err == nil) != (i < 2) {
+		if (err == nil) != (i < 2 || i == len(phcSeeds)) {
 			t.Errorf("parsePHC(%q) = %v", s, err)
 		}
 	}

@@ -146,7 +146,7 @@ type common struct {
 
 func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.db, "db", "sqlite:deskway.db", "Database: sqlite:PATH (one file, the default) or postgres://user@host/db (several broker instances as one service).")
-	fs.StringVar(&c.dataKeyFile, "data-key-file", "", "`FILE` holding the data key that encrypts TOTP secrets and ticket signing keys in the database. Default: PATH.key beside a SQLite database, created on first use; required with PostgreSQL (make one with: deskway-broker data-key new FILE, and give every instance the same file).")
+	fs.StringVar(&c.dataKeyFile, "data-key-file", "", "`FILE` holding the data key that encrypts TOTP secrets and ticket signing keys in the database and peppers password hashes. Default: PATH.key beside a SQLite database, created on first use; required with PostgreSQL (make one with: deskway-broker data-key new FILE, and give every instance the same file).")
 	fs.StringVar(&c.logLevel, "log-level", "info", "Log level: debug, info, warn or error.")
 	fs.StringVar(&c.logFormat, "log-format", "text", "Log format: text or json.")
 }
@@ -181,17 +181,21 @@ func (c *common) openStore(ctx context.Context, sio stdio) (*slog.Logger, broker
 	return log, st, err
 }
 
+// postgres reports whether --db names a PostgreSQL database.
+func (c *common) postgres() bool {
+	return !strings.HasPrefix(c.db, "sqlite:") && !strings.HasSuffix(c.db, ".db")
+}
+
 // dataKey reads the data key, creating it beside a SQLite database on
 // first use.
 func (c *common) dataKey(log *slog.Logger) ([]byte, error) {
 	path := c.dataKeyFile
 	create := false
 	if path == "" {
-		db, ok := strings.CutPrefix(c.db, "sqlite:")
-		if !ok && !strings.HasSuffix(c.db, ".db") {
+		if c.postgres() {
 			return nil, errors.New("--data-key-file is required with PostgreSQL: every instance needs the same key (make one with `deskway-broker data-key new FILE`)")
 		}
-		path, create = db+".key", true
+		path, create = strings.TrimPrefix(c.db, "sqlite:")+".key", true
 	}
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) && create {
@@ -324,6 +328,17 @@ func userCmd(ctx context.Context, args []string, sio stdio) error {
 	adm, err := broker.NewAdmin(st, cliActor(), log)
 	if err != nil {
 		return err
+	}
+	if pos[0] == "add" || pos[0] == "passwd" {
+		// Pepper the password with the data key, as the server does. With
+		// PostgreSQL and no --data-key-file, the first sign-in does it.
+		key, err := c.dataKey(log)
+		if err == nil {
+			err = adm.UseDataKey(ctx, key)
+		}
+		if err != nil && (c.dataKeyFile != "" || !c.postgres()) {
+			return err
+		}
 	}
 	switch pos[0] {
 	case "add":

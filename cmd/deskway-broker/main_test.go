@@ -91,7 +91,7 @@ func TestUserCommands(t *testing.T) {
 	}
 	defer st.Close()
 	bob, _ := st.UserByName(context.Background(), "bob")
-	if bob == nil || !bob.Disabled || bob.Role != api.RoleUser || !strings.HasPrefix(bob.PasswordHash, "$argon2id$v=19$m=65536,t=3,p=2$") {
+	if bob == nil || !bob.Disabled || bob.Role != api.RoleUser || !strings.HasPrefix(bob.PasswordHash, "$argon2id$v=19$m=65536,t=3,p=2,k=1$") {
 		t.Errorf("bob = %+v", bob)
 	}
 	es, _ := st.QueryAudit(context.Background(), api.AuditQuery{Action: "user."})
@@ -137,6 +137,47 @@ func TestKeysCommands(t *testing.T) {
 	}
 	if _, _, err := cli(t, "", "keys", "rotate", "--db", testbed.Postgres(t)); err == nil || !strings.Contains(err.Error(), "--data-key-file") {
 		t.Errorf("keys rotate on PostgreSQL without a data key file = %v", err)
+	}
+}
+
+// TestUserAddPeppers: a password set on the command line is peppered
+// with the data key (made beside a SQLite database); with PostgreSQL and
+// no key file the account is still made, unpeppered until its first
+// sign-in; a key file that does not belong to the database is refused.
+func TestUserAddPeppers(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		db, keyFile string
+		peppered    bool
+	}{
+		{"sqlite:" + filepath.Join(dir, "deskway.db"), "", true},
+		{testbed.Postgres(t), "", false},
+	} {
+		args := []string{"user", "add", "pat", "--password-stdin", "--db", tc.db}
+		if _, _, err := cli(t, "pat-password-1\npat-password-1\n", args...); err != nil {
+			t.Fatalf("user add --db %s: %v", tc.db, err)
+		}
+		st, err := broker.OpenStore(ctx, tc.db, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := st.UserByName(ctx, "pat")
+		st.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(u.PasswordHash, ",k=1$"); got != tc.peppered {
+			t.Errorf("--db %s: hash %q peppered %v, want %v", tc.db, u.PasswordHash, got, tc.peppered)
+		}
+	}
+	other := filepath.Join(dir, "other.key")
+	if _, _, err := cli(t, "", "data-key", "new", other); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"user", "passwd", "pat", "--password-stdin", "--db", "sqlite:" + filepath.Join(dir, "deskway.db"), "--data-key-file", other}
+	if _, _, err := cli(t, "pat-password-2\npat-password-2\n", args...); !errors.Is(err, broker.ErrDataKey) {
+		t.Errorf("user passwd with another data key = %v, want ErrDataKey", err)
 	}
 }
 
