@@ -52,6 +52,7 @@ type relayFlags struct {
 	proxy                   string
 	endpoints               string
 	proxyWorkers            int
+	forward                 string
 }
 
 func parseRelayFlags(args []string) (*relayFlags, error) {
@@ -70,9 +71,10 @@ func parseRelayFlags(args []string) (*relayFlags, error) {
 	fs.BoolVar(&f.direct, "direct", true, "Also drive the direct WebSocket echo path with the same load, in phases alternating with the relay's (-phase), for the added latency.")
 	fs.StringVar(&f.mode, "mode", "load", "load: N paced sessions; throughput: one session as fast as it goes, relay vs direct; rtt: one session, 1 message in flight, round trips relay vs direct.")
 	fs.IntVar(&f.loops, "loops", 0, "Relay event loops (-loops of deskway-relay; 0: its default).")
-	fs.StringVar(&f.proxy, "proxy", "", "nginx binary: also measure nginx on the same load as a reference, in front of the echo server (load: TCP stream proxy, its CPU per forwarded message; throughput and rtt: WebSocket proxy, a third path).")
+	fs.StringVar(&f.proxy, "proxy", "", "A reference proxy to measure on the same load, in front of the echo server: the path of an nginx or haproxy binary, or go (a plain Go TCP forwarder). Load mode: a TCP proxy, its CPU per forwarded message; throughput and rtt: a WebSocket proxy, a third path.")
+	fs.StringVar(&f.forward, "forward", "", "internal: run the plain Go TCP forwarder to this address, listening on -echo-listen")
 	fs.StringVar(&f.endpoints, "endpoints", "raw", "Throughput mode: raw (the bench's minimal framing, all-zero mask key: the least an endpoint costs), ws (the agent's and viewers' proto/ws over coder/websocket, random mask keys, whole messages, a message's writes gathered into one) or ws-unbatched (the same with coder/websocket's own writes: 4 KiB each) on both paths.")
-	fs.IntVar(&f.proxyWorkers, "proxy-workers", 2, "nginx worker processes with -proxy.")
+	fs.IntVar(&f.proxyWorkers, "proxy-workers", 2, "nginx worker processes or haproxy threads with -proxy.")
 	fs.StringVar(&f.relayArgs, "relay-args", "", "More flags for deskway-relay, space-separated (e.g. \"-pprof-addr 127.0.0.1:6060\").")
 	// Internal: the worker and echo-server processes the coordinator starts.
 	fs.BoolVar(&f.worker, "worker", false, "internal: run as a load-generator worker")
@@ -93,7 +95,7 @@ func parseRelayFlags(args []string) (*relayFlags, error) {
 		return nil, fmt.Errorf("-endpoints %q: want raw, ws or ws-unbatched", f.endpoints)
 	}
 	if f.endpoints != "raw" && f.proxy != "" {
-		return nil, errors.New("-proxy measures nginx with the raw endpoints only; leave out -endpoints")
+		return nil, errors.New("-proxy measures with the raw endpoints only; leave out -endpoints")
 	}
 	if f.wp.Phase < 0 {
 		return nil, errors.New("-phase must not be negative")
@@ -121,6 +123,8 @@ func runRelay(args []string) error {
 		return runWorker(f.wp)
 	case f.echoServer:
 		return serveEcho(f.echoListen)
+	case f.forward != "":
+		return serveForward(f.echoListen, f.forward)
 	case f.viewerEcho != "":
 		return viewerEcho(f)
 	}
@@ -390,7 +394,7 @@ type loadResult struct {
 	GenCPU       float64 `json:"generator_cpu_cores"`
 	GenCPUPerMsg float64 `json:"generator_cpu_us_per_msg"`
 	EchoCPU      float64 `json:"echo_cpu_cores"`
-	// With -proxy: nginx in front of the echo server on the direct path.
+	// With -proxy: a reference proxy in front of the echo server on the direct path.
 	Proxy           string  `json:"proxy,omitempty"`
 	ProxyCPUPerMsg  float64 `json:"proxy_cpu_us_per_msg,omitempty"`
 	ProxyCPU        float64 `json:"proxy_cpu_cores,omitempty"`
@@ -559,12 +563,12 @@ func loadRun(f *relayFlags, bin string, e *relayEnv) (loadResult, error) {
 		if !f.direct {
 			return res, errors.New("-proxy needs the direct path (-direct)")
 		}
-		if proxy, err = startNginx(f.proxy, "stream", eaddr, f.proxyWorkers); err != nil {
+		if proxy, err = startProxy(f.proxy, "stream", eaddr, f.proxyWorkers); err != nil {
 			return res, err
 		}
 		defer proxy.stop()
-		eaddr = proxy.addr // the direct flows go through nginx
-		res.Proxy = "nginx stream"
+		eaddr = proxy.addr // the direct flows go through the proxy
+		res.Proxy = proxy.label("stream")
 	}
 	pid := relay.cmd.Process.Pid
 	time.Sleep(300 * time.Millisecond)
@@ -743,7 +747,7 @@ func loadRun(f *relayFlags, bin string, e *relayEnv) (loadResult, error) {
 		res.GenCPUPerMsg = (gen1 - gen0).Seconds() * 1e6 / float64(n) * f.duration.Seconds() / el.Seconds()
 	}
 	if proxy != nil && drecv > 0 {
-		// Each echoed message crossed nginx twice.
+		// Each echoed message crossed the proxy twice.
 		res.ProxyCPUPerMsg = float64((proxy1 - proxy0).Microseconds()) / (2 * float64(drecv))
 		res.ProxyCPU = (proxy1 - proxy0).Seconds() / el.Seconds() / share
 	}

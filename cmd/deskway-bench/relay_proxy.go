@@ -1,34 +1,63 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
-// A reference proxy (nginx) measured on the same machine, the same load
-// and in the same run as the relay. nginx cannot pair two clients, so it
-// sits in front of the bench's echo server: a message on the direct path
-// then goes generator → nginx → echo server → nginx → generator, and
-// nginx forwards it twice, each time with the work the relay does for a
-// message (one read, one write). Its CPU per forwarded message is
-// (CPU of the master and its workers) / (2 × messages echoed).
+// A reference proxy measured on the same machine, the same load and in
+// the same run as the relay: nginx, haproxy, or a plain Go TCP forwarder
+// (a goroutine per direction copying with io.Copy, which splices on
+// Linux). A proxy cannot pair two clients, so it sits in front of the
+// bench's echo server: a message on the direct path then goes generator →
+// proxy → echo server → proxy → generator, and the proxy forwards it
+// twice, each time with the work the relay does for a message (one read,
+// one write). Its CPU per forwarded message is (CPU of the proxy's
+// processes) / (2 × messages echoed).
 //
-//	stream: nginx's TCP stream proxy (ngx_stream_module), as the issue's
-//	        11–13 µs reference;
-//	http:   nginx's WebSocket proxy (HTTP/1.1 Upgrade), as its 26 µs
-//	        round-trip reference.
+//	stream: a TCP proxy (nginx's ngx_stream_module, haproxy's mode tcp),
+//	        as the 11–13 µs (nginx) and 11–14 µs (haproxy)
+//	        references;
+//	http:   a WebSocket proxy (HTTP/1.1 Upgrade; the Go forwarder passes
+//	        the bytes as they are), as nginx's 26 µs round-trip reference.
 
 type proxyProc struct {
-	cmd  *exec.Cmd
-	dir  string
-	addr string
+	name    string // "nginx", "haproxy" or "go"
+	cmd     *exec.Cmd
+	dir     string
+	addr    string
+	stopSig os.Signal
 }
+
+// startProxy runs the proxy spec names ("go" for the Go forwarder, else
+// the path of an nginx or haproxy binary) in front of upstream, with
+// workers processes or threads.
+func startProxy(spec, kind, upstream string, workers int) (*proxyProc, error) {
+	if kind != "stream" && kind != "http" {
+		return nil, fmt.Errorf("proxy kind %q: want stream or http", kind)
+	}
+	switch {
+	case spec == "go":
+		return startGoForwarder(upstream)
+	case strings.Contains(filepath.Base(spec), "haproxy"):
+		return startHAProxy(spec, kind, upstream, workers)
+	case strings.Contains(filepath.Base(spec), "nginx"):
+		return startNginx(spec, kind, upstream, workers)
+	}
+	return nil, fmt.Errorf("-proxy %q: want the path of nginx or haproxy, or go", spec)
+}
+
+// label names the proxy and the kind of proxying in reports.
+func (p *proxyProc) label(kind string) string { return p.name + " " + kind }
 
 // startNginx runs bin in the foreground with a configuration of its own in
 // a temporary directory, proxying to upstream, with workers processes.
@@ -65,36 +94,119 @@ func startNginx(bin, kind, upstream string, workers int) (*proxyProc, error) {
 		fmt.Fprintf(&conf, "  server {\n    listen %s;\n    location / {\n      proxy_pass http://%s;\n"+
 			"      proxy_http_version 1.1;\n      proxy_set_header Upgrade $http_upgrade;\n      proxy_set_header Connection \"upgrade\";\n"+
 			"      proxy_read_timeout 1h;\n      proxy_send_timeout 1h;\n      proxy_buffering off;\n      tcp_nodelay on;\n    }\n  }\n}\n", addr, upstream)
-	default:
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("proxy kind %q: want stream or http", kind)
 	}
 	cf := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(cf, []byte(conf.String()), 0o600); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	cmd := exec.Command(bin, "-p", dir, "-c", cf, "-e", filepath.Join(dir, "error.log"))
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
+	// SIGINT is nginx's fast shutdown.
+	return runProxy(&proxyProc{name: "nginx", dir: dir, addr: addr, stopSig: os.Interrupt},
+		exec.Command(bin, "-p", dir, "-c", cf, "-e", filepath.Join(dir, "error.log")))
+}
+
+// startHAProxy runs haproxy in the foreground (-db) with a configuration
+// of its own, proxying to upstream with workers threads.
+func startHAProxy(bin, kind, upstream string, workers int) (*proxyProc, error) {
+	dir, err := os.MkdirTemp("", "deskway-bench-haproxy-")
+	if err != nil {
+		return nil, err
+	}
+	addr, err := freePort()
+	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	p := &proxyProc{cmd: cmd, dir: dir, addr: addr}
+	mode := "tcp"
+	if kind == "http" {
+		mode = "http" // WebSocket upgrades become tunnels (timeout tunnel)
+	}
+	conf := fmt.Sprintf("global\n  maxconn 9000\n  nbthread %d\n  pidfile %s/haproxy.pid\n"+
+		"defaults\n  mode %s\n  timeout connect 5s\n  timeout client 1h\n  timeout server 1h\n  timeout tunnel 1h\n"+
+		"frontend in\n  bind %s\n  default_backend out\n"+
+		"backend out\n  server echo %s\n", workers, dir, mode, addr, upstream)
+	cf := filepath.Join(dir, "haproxy.cfg")
+	if err := os.WriteFile(cf, []byte(conf), 0o600); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	// SIGTERM is haproxy's immediate stop.
+	return runProxy(&proxyProc{name: "haproxy", dir: dir, addr: addr, stopSig: syscall.SIGTERM},
+		exec.Command(bin, "-db", "-f", cf))
+}
+
+// startGoForwarder runs this binary as a plain Go TCP forwarder
+// (-forward) in front of upstream.
+func startGoForwarder(upstream string) (*proxyProc, error) {
+	addr, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	return runProxy(&proxyProc{name: "go", addr: addr, stopSig: os.Kill},
+		exec.Command(os.Args[0], "relay", "-forward", upstream, "-echo-listen", addr))
+}
+
+// runProxy starts cmd for p and waits until p listens.
+func runProxy(p *proxyProc, cmd *exec.Cmd) (*proxyProc, error) {
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		if p.dir != "" {
+			os.RemoveAll(p.dir)
+		}
+		return nil, err
+	}
+	p.cmd = cmd
 	for deadline := time.Now().Add(10 * time.Second); ; {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
+		c, err := net.DialTimeout("tcp", p.addr, time.Second)
 		if err == nil {
 			c.Close()
-			break
+			return p, nil
 		}
 		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+			var log []byte
+			if p.dir != "" {
+				log, _ = os.ReadFile(filepath.Join(p.dir, "error.log"))
+			}
 			p.stop()
-			return nil, fmt.Errorf("nginx did not listen on %s: %v\n%s", addr, err, log)
+			return nil, fmt.Errorf("%s did not listen on %s: %v\n%s", p.name, p.addr, err, log)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return p, nil
+}
+
+// serveForward is the plain Go TCP forwarder: for each connection on
+// listen, a connection to upstream and a goroutine copying each way.
+func serveForward(listen, upstream string) error {
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return err
+	}
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			continue
+		}
+		go func() {
+			defer c.Close()
+			u, err := net.Dial("tcp", upstream)
+			if err != nil {
+				return
+			}
+			defer u.Close()
+			done := make(chan struct{})
+			go func() {
+				io.Copy(u, c)
+				u.(*net.TCPConn).CloseWrite()
+				close(done)
+			}()
+			io.Copy(c, u)
+			c.(*net.TCPConn).CloseWrite()
+			<-done
+		}()
+	}
 }
 
 // cpu is the CPU time of the master and its workers.
@@ -103,7 +215,7 @@ func (p *proxyProc) cpu() time.Duration {
 }
 
 func (p *proxyProc) stop() {
-	p.cmd.Process.Signal(os.Interrupt) // nginx: SIGINT is a fast shutdown
+	p.cmd.Process.Signal(p.stopSig)
 	done := make(chan struct{})
 	go func() { p.cmd.Wait(); close(done) }()
 	select {
@@ -112,7 +224,9 @@ func (p *proxyProc) stop() {
 		p.cmd.Process.Kill()
 		<-done
 	}
-	os.RemoveAll(p.dir)
+	if p.dir != "" {
+		os.RemoveAll(p.dir)
+	}
 }
 
 // procTreeCPU sums the CPU time of pid and its children (one level, which

@@ -44,8 +44,9 @@ type singleResult struct {
 	AddedP50    float64 `json:"added_rtt_p50_us,omitempty"`
 	AddedP99    float64 `json:"added_rtt_p99_us,omitempty"`
 	RelayCPUPer float64 `json:"relay_cpu_us_per_msg,omitempty"`
-	// With -proxy: nginx's WebSocket proxy in front of the same sink or
+	// With -proxy: a WebSocket proxy (Proxy names it) in front of the same sink or
 	// echo server, a third path in the same slices.
+	Proxy       string  `json:"proxy,omitempty"`
 	ProxyMBps   float64 `json:"proxy_mb_per_s,omitempty"`
 	ProxyRatio  float64 `json:"proxy_ratio,omitempty"`
 	ProxyP50    float64 `json:"proxy_rtt_p50_us,omitempty"`
@@ -162,10 +163,11 @@ func runSingle(f *relayFlags, bin string) error {
 		var viaProxy *wsConn
 		var proxy *proxyProc
 		if f.proxy != "" {
-			if proxy, err = startNginx(f.proxy, "http", daddr, f.proxyWorkers); err != nil {
+			if proxy, err = startProxy(f.proxy, "http", daddr, f.proxyWorkers); err != nil {
 				return err
 			}
 			defer proxy.stop()
+			res.Proxy = proxy.name
 			if viaProxy, err = wsDial(proxy.addr, "/sink"); err != nil {
 				return err
 			}
@@ -192,11 +194,12 @@ func runSingle(f *relayFlags, bin string) error {
 		defer direct.close()
 		var viaProxy *wsConn
 		if f.proxy != "" {
-			proxy, err := startNginx(f.proxy, "http", eaddr, f.proxyWorkers)
+			proxy, err := startProxy(f.proxy, "http", eaddr, f.proxyWorkers)
 			if err != nil {
 				return err
 			}
 			defer proxy.stop()
+			res.Proxy = proxy.name
 			if viaProxy, err = wsDial(proxy.addr, "/echo"); err != nil {
 				return err
 			}
@@ -235,7 +238,7 @@ func (res *singleResult) print(asJSON bool) error {
 		fmt.Printf("  direct WebSocket    %8.1f MB/s\n", res.DirectMBps)
 		fmt.Printf("  relay / direct      %8.1f %%\n", 100*res.Ratio)
 		if res.ProxyMBps > 0 {
-			fmt.Printf("  through nginx       %8.1f MB/s   (nginx %.2f µs CPU per message), nginx / direct %.1f %%\n", res.ProxyMBps, res.ProxyCPUPer, 100*res.ProxyRatio)
+			fmt.Printf("  through %-11s %8.1f MB/s   (%s %.2f µs CPU per message), %s / direct %.1f %%\n", res.Proxy, res.ProxyMBps, res.Proxy, res.ProxyCPUPer, res.Proxy, 100*res.ProxyRatio)
 		}
 		return nil
 	}
@@ -244,8 +247,8 @@ func (res *singleResult) print(asJSON bool) error {
 	fmt.Printf("  direct echo         p50 %6.0f µs   p99 %6.0f µs\n", res.DirectP50, res.DirectP99)
 	fmt.Printf("  added by the relay  p50 %6.0f µs   p99 %6.0f µs\n", res.AddedP50, res.AddedP99)
 	if res.ProxyP50 > 0 {
-		fmt.Printf("  through nginx       p50 %6.0f µs   p99 %6.0f µs\n", res.ProxyP50, res.ProxyP99)
-		fmt.Printf("  added by nginx      p50 %6.0f µs   p99 %6.0f µs\n", res.ProxyAdded, res.ProxyAdd99)
+		fmt.Printf("  through %-11s p50 %6.0f µs   p99 %6.0f µs\n", res.Proxy, res.ProxyP50, res.ProxyP99)
+		fmt.Printf("  added by %-10s p50 %6.0f µs   p99 %6.0f µs\n", res.Proxy, res.ProxyAdded, res.ProxyAdd99)
 	}
 	return nil
 }
