@@ -59,16 +59,24 @@ func startProxy(spec, kind, upstream string, workers int) (*proxyProc, error) {
 // label names the proxy and the kind of proxying in reports.
 func (p *proxyProc) label(kind string) string { return p.name + " " + kind }
 
+// proxyWorkspace makes a temporary directory for a proxy's files and
+// picks the address it will listen on.
+func proxyWorkspace(name string) (dir, addr string, err error) {
+	if dir, err = os.MkdirTemp("", "deskway-bench-"+name+"-"); err != nil {
+		return "", "", err
+	}
+	if addr, err = freePort(); err != nil {
+		os.RemoveAll(dir)
+		return "", "", err
+	}
+	return dir, addr, nil
+}
+
 // startNginx runs bin in the foreground with a configuration of its own in
 // a temporary directory, proxying to upstream, with workers processes.
 func startNginx(bin, kind, upstream string, workers int) (*proxyProc, error) {
-	dir, err := os.MkdirTemp("", "deskway-bench-nginx-")
+	dir, addr, err := proxyWorkspace("nginx")
 	if err != nil {
-		return nil, err
-	}
-	addr, err := freePort()
-	if err != nil {
-		os.RemoveAll(dir)
 		return nil, err
 	}
 	var conf strings.Builder
@@ -108,13 +116,8 @@ func startNginx(bin, kind, upstream string, workers int) (*proxyProc, error) {
 // startHAProxy runs haproxy in the foreground (-db) with a configuration
 // of its own, proxying to upstream with workers threads.
 func startHAProxy(bin, kind, upstream string, workers int) (*proxyProc, error) {
-	dir, err := os.MkdirTemp("", "deskway-bench-haproxy-")
+	dir, addr, err := proxyWorkspace("haproxy")
 	if err != nil {
-		return nil, err
-	}
-	addr, err := freePort()
-	if err != nil {
-		os.RemoveAll(dir)
 		return nil, err
 	}
 	mode := "tcp"
