@@ -11,9 +11,6 @@ const (
 	probBits = 16
 	probInit = 1 << (probBits - 1)
 	rcTop    = 1 << 24
-	// probCount is the bit of a prob where its count of bits seen
-	// starts; the probability is the low probBits bits.
-	probCount = 16
 )
 
 // prob is an adaptive probability that the next bit is 0, kept as two
