@@ -186,13 +186,19 @@ func (p *child) stop(sig os.Signal) {
 	if p == nil || p.cmd.Process == nil {
 		return
 	}
-	p.cmd.Process.Signal(sig)
+	stopCmd(p.cmd, sig, 10*time.Second)
+}
+
+// stopCmd sends sig to cmd's process and waits for it to exit, killing it
+// after grace.
+func stopCmd(cmd *exec.Cmd, sig os.Signal, grace time.Duration) {
+	cmd.Process.Signal(sig)
 	done := make(chan struct{})
-	go func() { p.cmd.Wait(); close(done) }()
+	go func() { cmd.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(10 * time.Second):
-		p.cmd.Process.Kill()
+	case <-time.After(grace):
+		cmd.Process.Kill()
 		<-done
 	}
 }

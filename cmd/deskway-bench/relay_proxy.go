@@ -218,15 +218,7 @@ func (p *proxyProc) cpu() time.Duration {
 }
 
 func (p *proxyProc) stop() {
-	p.cmd.Process.Signal(p.stopSig)
-	done := make(chan struct{})
-	go func() { p.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		p.cmd.Process.Kill()
-		<-done
-	}
+	stopCmd(p.cmd, p.stopSig, 5*time.Second)
 	if p.dir != "" {
 		os.RemoveAll(p.dir)
 	}
