@@ -233,55 +233,33 @@ func benchTrace(dir string, f codecFlags) (traceResult, error) {
 		n = f.maxFrames
 	}
 	res := traceResult{Trace: man.Name, Mode: f.mode.String(), Frames: n, FPS: man.FPS, LosslessVerified: true}
-	enc := codec.NewEncoder(codec.EncoderOptions{Mode: f.mode, Quality: f.quality, ZstdLevel: f.level})
-	dec := codec.NewDecoder(codec.DecoderOptions{})
-	var encMs, decMs, encCPU, decCPU []float64
-	var sizes []int
-	var update []byte
-	var sse, photoSSE float64
-	var samples, photoSamples, textTiles, textExact int64
 	var ms runtime.MemStats
-	for i := 0; i < n; i++ {
-		src, err := loadFrame(dir, i)
-		if err != nil {
-			return res, err
-		}
-		// Collect the harness's garbage (the PNG decoder allocates every
-		// frame) first, so that the GC work it owes does not land inside
-		// the timed calls: they time the codec alone.
-		runtime.GC()
-		c0, t0 := cpuNow(), time.Now()
-		if f.cpuprof != "" {
-			// Each frame's samples carry its trace and number
-			// (pprof -tagfocus 'frame=^web-scroll/57$').
-			pprof.Do(context.Background(), pprof.Labels("frame", man.Name+"/"+strconv.Itoa(i)), func(context.Context) {
-				update, err = enc.Encode(update[:0], codec.FrameFromRGBA(src))
-			})
-		} else {
-			update, err = enc.Encode(update[:0], codec.FrameFromRGBA(src))
-		}
-		c1, t1 := cpuNow(), time.Now()
-		if err != nil {
-			return res, fmt.Errorf("%s frame %d: %w", man.Name, i, err)
-		}
-		if _, err := dec.Decode(update); err != nil {
-			return res, fmt.Errorf("%s frame %d: %w", man.Name, i, err)
-		}
-		c2, t2 := cpuNow(), time.Now()
-		encMs = append(encMs, float64(t1.Sub(t0))/1e6)
-		decMs = append(decMs, float64(t2.Sub(t1))/1e6)
-		encCPU = append(encCPU, float64(c1-c0)/1e6)
-		decCPU = append(decCPU, float64(c2-c1)/1e6)
-		res.Bytes += int64(len(update))
-		sizes = append(sizes, len(update))
-		if f.verbose {
-			fmt.Fprintf(os.Stderr, "%s %d: %d bytes, encode %.2f ms (cpu %.2f ms)\n", man.Name, i, len(update), float64(t1.Sub(t0))/1e6, float64(c1-c0)/1e6)
-		}
-		res.RawBytes += int64(src.Rect.Dx() * src.Rect.Dy() * 3)
+	heap := func() {
 		runtime.ReadMemStats(&ms)
 		res.PeakHeap = max(res.PeakHeap, ms.HeapAlloc)
-
-		c := compareFrames(src, dec.Framebuffer())
+	}
+	enc, ep, err := encodePass(dir, man.Name, n, f, heap)
+	if err != nil {
+		return res, err
+	}
+	for i, u := range ep.updates {
+		res.Bytes += int64(len(u))
+		if f.verbose {
+			fmt.Fprintf(os.Stderr, "%s %d: %d bytes, encode %.2f ms (cpu %.2f ms)\n", man.Name, i, len(u), ep.wall[i], ep.cpu[i])
+		}
+	}
+	// The check: the viewer's decoder, in a pass of its own (it runs on
+	// another machine in a session), against the source frames.
+	var sse, photoSSE float64
+	var samples, photoSamples, textTiles, textExact int64
+	dp, err := decodePass(man.Name, ep.updates, func(i int, fb *image.RGBA) error {
+		heap()
+		src, err := loadFrame(dir, i)
+		if err != nil {
+			return err
+		}
+		res.RawBytes += int64(src.Rect.Dx() * src.Rect.Dy() * 3)
+		c := compareFrames(src, fb)
 		exact := c.sse == 0
 		if exact {
 			res.FramesExact++
@@ -299,9 +277,14 @@ func benchTrace(dir string, f codecFlags) (traceResult, error) {
 		} else {
 			res.FramePSNR = append(res.FramePSNR, dB(psnr(c.sse, c.samples)))
 		}
+		return nil
+	})
+	if err != nil {
+		return res, err
 	}
+	st := enc.Stats()
 	for pass := 1; pass < f.passes; pass++ {
-		if err := timePass(dir, n, f, sizes, encMs, decMs, encCPU, decCPU); err != nil {
+		if err := timePass(dir, man.Name, n, f, &ep, &dp); err != nil {
 			return res, fmt.Errorf("%s pass %d: %w", man.Name, pass+1, err)
 		}
 	}
@@ -314,11 +297,10 @@ func benchTrace(dir string, f codecFlags) (traceResult, error) {
 	}
 	res.BytesPerS = float64(res.Bytes) * man.FPS / float64(n)
 	res.RatioToRaw = float64(res.RawBytes) / float64(res.Bytes)
-	res.EncodeP50, res.EncodeP99, res.EncodeMax = percentile(encMs, 50), percentile(encMs, 99), percentile(encMs, 100)
-	res.DecodeP50, res.DecodeP99 = percentile(decMs, 50), percentile(decMs, 99)
-	res.EncodeCPUP50, res.EncodeCPUP99 = percentile(encCPU, 50), percentile(encCPU, 99)
-	res.DecodeCPUP50, res.DecodeCPUP99 = percentile(decCPU, 50), percentile(decCPU, 99)
-	st := enc.Stats()
+	res.EncodeP50, res.EncodeP99, res.EncodeMax = percentile(ep.wall, 50), percentile(ep.wall, 99), percentile(ep.wall, 100)
+	res.DecodeP50, res.DecodeP99 = percentile(dp.wall, 50), percentile(dp.wall, 99)
+	res.EncodeCPUP50, res.EncodeCPUP99 = percentile(ep.cpu, 50), percentile(ep.cpu, 99)
+	res.DecodeCPUP50, res.DecodeCPUP99 = percentile(dp.cpu, 50), percentile(dp.cpu, 99)
 	if f.stats {
 		res.Stats = &st
 	}
@@ -328,6 +310,79 @@ func benchTrace(dir string, f codecFlags) (traceResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// passTimes holds one pass's updates and each call's times in ms: wall
+// clock and CPU time of the process.
+type passTimes struct {
+	updates   [][]byte
+	wall, cpu []float64
+}
+
+// encodePass encodes the first n frames of a trace with a fresh
+// encoder, as an agent does: between two Encode calls runs only the
+// next frame's capture, here its PNG decode (which touches more memory
+// than a capture). after, if not nil, runs after each call.
+func encodePass(dir, name string, n int, f codecFlags, after func()) (*codec.Encoder, passTimes, error) {
+	enc := codec.NewEncoder(codec.EncoderOptions{Mode: f.mode, Quality: f.quality, ZstdLevel: f.level})
+	var p passTimes
+	var update []byte
+	for i := 0; i < n; i++ {
+		src, err := loadFrame(dir, i)
+		if err != nil {
+			return nil, p, err
+		}
+		// Collect the harness's garbage (the PNG decoder allocates every
+		// frame) first, so that the GC work it owes does not land inside
+		// the timed call: it times the codec alone.
+		runtime.GC()
+		c0, t0 := cpuNow(), time.Now()
+		if f.cpuprof != "" {
+			// Each frame's samples carry its trace and number
+			// (pprof -tagfocus 'frame=^web-scroll/57$').
+			pprof.Do(context.Background(), pprof.Labels("frame", name+"/"+strconv.Itoa(i)), func(context.Context) {
+				update, err = enc.Encode(update[:0], codec.FrameFromRGBA(src))
+			})
+		} else {
+			update, err = enc.Encode(update[:0], codec.FrameFromRGBA(src))
+		}
+		c1, t1 := cpuNow(), time.Now()
+		if err != nil {
+			return nil, p, fmt.Errorf("%s frame %d: %w", name, i, err)
+		}
+		p.updates = append(p.updates, bytes.Clone(update))
+		p.wall = append(p.wall, float64(t1.Sub(t0))/1e6)
+		p.cpu = append(p.cpu, float64(c1-c0)/1e6)
+		if after != nil {
+			after()
+		}
+	}
+	return enc, p, nil
+}
+
+// decodePass decodes the updates with a fresh decoder, one after the
+// other as a viewer does; check, if not nil, looks at the framebuffer
+// after each (outside the timed call).
+func decodePass(name string, updates [][]byte, check func(i int, fb *image.RGBA) error) (passTimes, error) {
+	dec := codec.NewDecoder(codec.DecoderOptions{})
+	var p passTimes
+	for i, u := range updates {
+		runtime.GC()
+		c0, t0 := cpuNow(), time.Now()
+		_, err := dec.Decode(u)
+		c1, t1 := cpuNow(), time.Now()
+		if err != nil {
+			return p, fmt.Errorf("%s frame %d: %w", name, i, err)
+		}
+		p.wall = append(p.wall, float64(t1.Sub(t0))/1e6)
+		p.cpu = append(p.cpu, float64(c1-c0)/1e6)
+		if check != nil {
+			if err := check(i, dec.Framebuffer()); err != nil {
+				return p, err
+			}
+		}
+	}
+	return p, nil
 }
 
 // frameCompare holds the differences between a source frame and the
@@ -384,37 +439,27 @@ func compareFrames(src, got *image.RGBA) frameCompare {
 	return c
 }
 
-// timePass encodes and decodes the first n frames of a trace again with
-// a fresh encoder and decoder, checks every update has the size it had
-// in the first pass, and lowers each frame's times to this pass's where
+// timePass encodes and decodes the first n frames of a trace again
+// with a fresh encoder and decoder, checks every update is the one of
+// the first pass, and lowers each frame's times to this pass's where
 // they are faster.
-func timePass(dir string, n int, f codecFlags, sizes []int, encMs, decMs, encCPU, decCPU []float64) error {
-	enc := codec.NewEncoder(codec.EncoderOptions{Mode: f.mode, Quality: f.quality, ZstdLevel: f.level})
-	dec := codec.NewDecoder(codec.DecoderOptions{})
-	var update []byte
-	for i := 0; i < n; i++ {
-		src, err := loadFrame(dir, i)
-		if err != nil {
-			return err
+func timePass(dir, name string, n int, f codecFlags, ep, dp *passTimes) error {
+	_, p, err := encodePass(dir, name, n, f, nil)
+	if err != nil {
+		return err
+	}
+	for i, u := range p.updates {
+		if !bytes.Equal(u, ep.updates[i]) {
+			return fmt.Errorf("frame %d: update of %d bytes differs from the first pass's (%d bytes): the encoder is not deterministic", i, len(u), len(ep.updates[i]))
 		}
-		runtime.GC()
-		c0, t0 := cpuNow(), time.Now()
-		update, err = enc.Encode(update[:0], codec.FrameFromRGBA(src))
-		c1, t1 := cpuNow(), time.Now()
-		if err != nil {
-			return fmt.Errorf("frame %d: %w", i, err)
-		}
-		if len(update) != sizes[i] {
-			return fmt.Errorf("frame %d: update of %d bytes, %d in the first pass: the encoder is not deterministic", i, len(update), sizes[i])
-		}
-		if _, err := dec.Decode(update); err != nil {
-			return fmt.Errorf("frame %d: %w", i, err)
-		}
-		c2, t2 := cpuNow(), time.Now()
-		encMs[i] = min(encMs[i], float64(t1.Sub(t0))/1e6)
-		decMs[i] = min(decMs[i], float64(t2.Sub(t1))/1e6)
-		encCPU[i] = min(encCPU[i], float64(c1-c0)/1e6)
-		decCPU[i] = min(decCPU[i], float64(c2-c1)/1e6)
+	}
+	q, err := decodePass(name, p.updates, nil)
+	if err != nil {
+		return err
+	}
+	for i := range p.wall {
+		ep.wall[i], ep.cpu[i] = min(ep.wall[i], p.wall[i]), min(ep.cpu[i], p.cpu[i])
+		dp.wall[i], dp.cpu[i] = min(dp.wall[i], q.wall[i]), min(dp.cpu[i], q.cpu[i])
 	}
 	return nil
 }
