@@ -406,3 +406,31 @@ func TestLRU(t *testing.T) {
 		t.Errorf("valid wrong after eviction")
 	}
 }
+
+// TestConvertRow checks the two-pixels-at-a-time conversion against one
+// written pixel by pixel, for both formats, odd and even widths and a
+// source that does not start on a word.
+func TestConvertRow(t *testing.T) {
+	src := make([]byte, 4*9+1)
+	for i := range src {
+		src[i] = byte(i*37 + 11)
+	}
+	for _, f := range []PixelFormat{RGBA, BGRA} {
+		for _, start := range []int{0, 1} {
+			for n := 0; n <= 8; n++ {
+				s := src[start : start+4*n]
+				got := make([]uint32, n)
+				convertRow(got, s, f)
+				for i := range n {
+					r, g, b := s[4*i], s[4*i+1], s[4*i+2]
+					if f == BGRA {
+						r, b = b, r
+					}
+					if want := rgb(r, g, b); got[i] != want {
+						t.Errorf("%v, %d pixels from byte %d: pixel %d = %#08x, want %#08x", f, n, start, i, got[i], want)
+					}
+				}
+			}
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -349,20 +350,31 @@ func (e *Encoder) detect(f Frame, all bool) {
 }
 
 func convertRow(dst []uint32, src []byte, f PixelFormat) {
-	// One bounds check per pixel, on the 4-byte window (the loop over
-	// dst with src[i*4:] checked both).
+	// Two pixels per 8-byte load, one bounds check per pair (the loop
+	// over dst with src[i*4:] checked both).
 	src = src[:len(dst)*4]
+	i := 0
 	if f == RGBA {
-		for i := range dst {
-			s := src[i*4 : i*4+4 : i*4+4]
-			dst[i] = binary.LittleEndian.Uint32(s) | opaque
+		for ; i+2 <= len(dst); i += 2 {
+			v := binary.LittleEndian.Uint64(src[i*4 : i*4+8 : i*4+8])
+			d := dst[i : i+2 : i+2]
+			d[0], d[1] = uint32(v)|opaque, uint32(v>>32)|opaque
+		}
+		if i < len(dst) {
+			dst[i] = binary.LittleEndian.Uint32(src[i*4:]) | opaque
 		}
 		return
 	}
-	for i := range dst {
-		s := src[i*4 : i*4+4 : i*4+4]
-		v := binary.LittleEndian.Uint32(s)
-		dst[i] = v>>16&0xff | v&0xff00 | (v&0xff)<<16 | opaque
+	// BGRA: the bytes B, G, R, A reversed are A, R, G, B; shifted down
+	// one byte, R, G, B in the order RGBA keeps them.
+	for ; i+2 <= len(dst); i += 2 {
+		v := binary.LittleEndian.Uint64(src[i*4 : i*4+8 : i*4+8])
+		d := dst[i : i+2 : i+2]
+		d[0] = bits.ReverseBytes32(uint32(v))>>8 | opaque
+		d[1] = bits.ReverseBytes32(uint32(v>>32))>>8 | opaque
+	}
+	if i < len(dst) {
+		dst[i] = bits.ReverseBytes32(binary.LittleEndian.Uint32(src[i*4:]))>>8 | opaque
 	}
 }
 
