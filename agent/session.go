@@ -136,7 +136,7 @@ type SessionStats struct {
 
 // Host capabilities this agent announces.
 const hostCaps = proto.CapClipboard | proto.CapCursor | proto.CapMultiMonitor | proto.CapLossless |
-	proto.CapBalanced | proto.CapLowBandwidth | proto.CapKeyText | proto.CapHostScaling
+	proto.CapBalanced | proto.CapLowBandwidth | proto.CapKeyText | proto.CapHostScaling | proto.CapPadded
 
 // NewSession prepares a session on ch.
 func NewSession(ch *proto.Channel, cfg SessionConfig) *Session {
@@ -632,6 +632,14 @@ func (s *Session) handle(ctx context.Context, m proto.Msg, clip *proto.Defragmen
 		s.wheel(m)
 	case *proto.KeyEvent:
 		s.key(m)
+	case *proto.Padded:
+		// Input in a padded record, or chaff (none): each as if it had
+		// come alone (proto allows only pointer, wheel and key events).
+		for _, in := range m.Input {
+			if err := s.handle(ctx, in, clip); err != nil {
+				return err
+			}
+		}
 	case *proto.Fragment:
 		if m.Stream != proto.StreamClipboard {
 			return fmt.Errorf("%w: fragment of the %v stream from the viewer", errProtocol, m.Stream)

@@ -166,8 +166,10 @@ func TestSessionInputCursorClipboard(t *testing.T) {
 	if kp.Detail != 38 {
 		t.Errorf("KeyA arrived as keycode %d, want 38", kp.Detail)
 	}
-	v.send(ctx, &proto.KeyEvent{Down: true, Code: proto.KeyQuote, Text: "é"}, true)
-	v.send(ctx, &proto.KeyEvent{Code: proto.KeyQuote}, true)
+	// This one in a padded record, after chaff (CapPadded), as a viewer
+	// sends while someone types.
+	v.send(ctx, &proto.Padded{}, true)
+	v.send(ctx, &proto.Padded{Input: []proto.Msg{&proto.KeyEvent{Down: true, Code: proto.KeyQuote, Text: "é"}, &proto.KeyEvent{Code: proto.KeyQuote}}}, true)
 	kp = nextEvent("key press of é", func(ev xgb.Event) bool { _, ok := ev.(xproto.KeyPressEvent); return ok }).(xproto.KeyPressEvent)
 	km, err := xproto.GetKeyboardMapping(c, kp.Detail, 1).Reply()
 	if err != nil || len(km.Keysyms) == 0 || km.Keysyms[0] != 0xe9 {

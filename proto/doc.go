@@ -101,6 +101,9 @@
 //	0x21  Wheel            V→H  i16 dx | i16 dy                                 1/120 notch; +dy down, +dx right
 //	0x22  KeyEvent         V→H  u8 flags (1 down, 2 repeat) | u32 code |        repeat only with down; 8 modifier bits;
 //	                            u16 mods | str8 text                            text ≤ 64 B
+//	0x23  Padded           V→H  n × (u8 len | input message) |                  inputs: Pointer, Wheel, KeyEvent; len ≥ 1;
+//	                            u8 0 | zeros                                    size the least multiple of 64 B above the
+//	                                                                            input (end mark only if room); ≤ 1024 B
 //	0x30  CursorCached     H→V  u8 id                                           id < 64
 //	0x31  CursorPos        H→V  i32 x | i32 y | u8 flags (1 visible)
 //	0x40  ConsentRequest   V→H  u8 perms (1 view, 2 control, 4 clipboard)
@@ -142,7 +145,10 @@
 //	* H→V screen updates as Fragments; V→H FrameAck per decoded update; the
 //	  host keeps a small window of unacknowledged frames and merges changes
 //	  into the next one instead of queueing
-//	* V→H Pointer, Wheel, KeyEvent while PermControl and not view-only
+//	* V→H Pointer, Wheel, KeyEvent while PermControl and not view-only;
+//	  with CapPadded inside Padded records of 64 B, and while a person
+//	  types one Padded every 20 ms (keystrokes wait for the tick, empty
+//	  ones are chaff) until a random 1–2 s after the last key (§4.4)
 //	* H→V CursorPos on moves, CursorShape or CursorCached on changes
 //	* clipboard text either way as Fragments with PermClipboard
 //	* V→H Quality, MonitorChoice (H→V Layout with the new selection, then a

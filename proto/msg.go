@@ -45,6 +45,9 @@ const (
 	MsgPointer = MsgType(0x20) // i32 x | i32 y | u8 buttons
 	MsgWheel   = MsgType(0x21) // i16 dx | i16 dy
 	MsgKey     = MsgType(0x22) // u8 flags | u32 code | u16 mods | str8 text
+	// Padded carries input in a record of a multiple of PadBucket bytes,
+	// or nothing: keystroke-timing chaff (V→H, CapPadded).
+	MsgPadded = MsgType(0x23) // n × (u8 len ≥ 1 | input message) | u8 0 | zeros (the end mark and zeros only if the input leaves room)
 
 	// CursorCached selects a cursor shape the viewer has cached (H→V);
 	// new shapes travel on StreamCursor.
@@ -77,6 +80,7 @@ var msgNames = map[MsgType]string{
 	MsgPointer:        "pointer",
 	MsgWheel:          "wheel",
 	MsgKey:            "key event",
+	MsgPadded:         "padded input",
 	MsgCursorCached:   "cursor cached",
 	MsgCursorPos:      "cursor position",
 	MsgConsentRequest: "consent request",
@@ -117,6 +121,8 @@ func newMsg(t MsgType) Msg {
 		return new(Wheel)
 	case MsgKey:
 		return new(KeyEvent)
+	case MsgPadded:
+		return new(Padded)
 	case MsgCursorCached:
 		return new(CursorCached)
 	case MsgCursorPos:

@@ -22,6 +22,7 @@ const (
 	CapLowBandwidth                  // codec mode for thin links
 	CapKeyText                       // the host may type KeyEvent.Text instead of the key code (layouts differ)
 	CapHostScaling                   // the host can scale frames down (Quality.ScalePercent)
+	CapPadded                        // the host takes input in Padded records (traffic-analysis padding, keystroke chaff)
 )
 
 // Hello is the first message in each direction. It negotiates the

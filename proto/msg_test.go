@@ -39,6 +39,8 @@ func sampleMsgs() []Msg {
 		&KeyEvent{Down: true, Code: KeyA, Mods: ModShift, Text: "A"},
 		&KeyEvent{Down: true, Repeat: true, Code: KeyArrowLeft},
 		&KeyEvent{Code: KeyUnidentified, Text: strings.Repeat("€", MaxKeyText/3), Mods: ModAltGraph | ModCapsLock | ModNumLock | ModScrollLock | ModControl | ModAlt | ModMeta},
+		&Padded{},
+		&Padded{Input: []Msg{&Pointer{X: -1, Y: 2, Buttons: ButtonLeft}, &Wheel{DY: -WheelNotch}, &KeyEvent{Down: true, Code: KeyA, Text: "a"}}},
 		&CursorCached{ID: CursorCacheSize - 1},
 		&CursorPos{X: 10, Y: -3, Visible: true},
 		&CursorPos{},
@@ -135,7 +137,13 @@ func TestMsgPrefixesAndTrailing(t *testing.T) {
 			}
 		}
 		if len(b) < MaxPayload {
-			if _, err := Unmarshal(append(b, 0)); err == nil || !strings.Contains(err.Error(), "1 trailing bytes") {
+			// A Padded message's size is part of its rules: one byte
+			// more breaks that first.
+			want := "1 trailing bytes"
+			if m.Type() == MsgPadded {
+				want = "size 65 is not a multiple"
+			}
+			if _, err := Unmarshal(append(b, 0)); err == nil || !strings.Contains(err.Error(), want) {
 				t.Errorf("Unmarshal(%v + 1 byte) = %v, want trailing bytes error", m.Type(), err)
 			}
 		}
@@ -483,4 +491,73 @@ func ExampleUnmarshal() {
 	// key KeyA down true text A
 	// ack 41 decoded in 2300 µs
 	// proto: unmarshal key event: truncated
+}
+
+func TestPadded(t *testing.T) {
+	key := &KeyEvent{Down: true, Code: KeyA, Text: "a"}
+	for _, tc := range []struct {
+		m    *Padded
+		size int
+	}{
+		{&Padded{}, 64},
+		{&Padded{Input: []Msg{key}}, 64},
+		{&Padded{Input: []Msg{&Pointer{X: 1, Y: 2}, &Wheel{DY: 120}, key}}, 64},
+		{&Padded{Input: []Msg{&KeyEvent{Down: true, Code: KeyA, Text: strings.Repeat("x", MaxKeyText)}}}, 128},
+	} {
+		b, err := Marshal(tc.m)
+		if err != nil {
+			t.Fatalf("Marshal(%+v): %v", tc.m, err)
+		}
+		if len(b) != tc.size {
+			t.Errorf("Marshal(%d inputs) = %d bytes, want %d", len(tc.m.Input), len(b), tc.size)
+		}
+		got, err := Unmarshal(b)
+		if err != nil || len(got.(*Padded).Input) != len(tc.m.Input) {
+			t.Errorf("Unmarshal(Marshal(%d inputs)) = %+v, %v", len(tc.m.Input), got, err)
+		}
+	}
+	// Input that fills a bucket exactly has no end mark: 1 + 3 × (1 + 10)
+	// for pointer moves + 5 × (1 + 5) for wheel events = 64 bytes.
+	full := &Padded{}
+	for i := range 8 {
+		if i < 3 {
+			full.Input = append(full.Input, &Pointer{X: 1})
+		} else {
+			full.Input = append(full.Input, &Wheel{DX: 1, DY: 1})
+		}
+	}
+	if b, err := Marshal(full); err != nil || len(b) != 64 || b[63] == 0 {
+		t.Errorf("Marshal(3 pointers, 5 wheels) = %x, %v; want 64 bytes without an end mark", b, err)
+	} else if m, err := Unmarshal(b); err != nil || len(m.(*Padded).Input) != 8 {
+		t.Errorf("Unmarshal(Marshal(3 pointers, 5 wheels)) = %+v, %v", m, err)
+	}
+
+	if _, err := Marshal(&Padded{Input: []Msg{&Padded{}}}); err == nil {
+		t.Error("Marshal(Padded in Padded) succeeded")
+	}
+	if _, err := Marshal(&Padded{Input: []Msg{&Ping{}}}); err == nil {
+		t.Error("Marshal(Padded with a Ping) succeeded")
+	}
+	many := &Padded{}
+	for range 14 {
+		many.Input = append(many.Input, &KeyEvent{Code: KeyA, Text: strings.Repeat("y", MaxKeyText)})
+	}
+	if _, err := Marshal(many); err == nil {
+		t.Error("Marshal(input over MaxInputMsg) succeeded")
+	}
+
+	good, _ := Marshal(&Padded{Input: []Msg{key}})
+	ping, _ := Marshal(&Ping{Time: 1})
+	for name, b := range map[string][]byte{
+		"short":            good[:63],
+		"long":             append(bytes.Clone(good), make([]byte, 64)...),
+		"padding not zero": append(bytes.Clone(good[:63]), 1),
+		"ping inside":      append(append([]byte{byte(MsgPadded), byte(len(ping))}, ping...), make([]byte, 64-2-len(ping))...),
+		"cut input":        append([]byte{byte(MsgPadded), 40}, make([]byte, 62)...),
+		"over 1024":        append([]byte{byte(MsgPadded), 0}, make([]byte, 1086)...),
+	} {
+		if m, err := Unmarshal(b); err == nil {
+			t.Errorf("Unmarshal(%s) = %+v, want an error", name, m)
+		}
+	}
 }

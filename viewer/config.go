@@ -167,6 +167,14 @@ type Config struct {
 	MaxWidth, MaxHeight int
 	// InputQueue bounds the queued input events. Default 512.
 	InputQueue int
+	// KeystrokeTick is the cadence of input while a person types, when
+	// the host takes padded input (CapPadded; input records are then
+	// always padded to 64 bytes): keystrokes wait for the next tick and a
+	// tick without one sends chaff, until a random 1–2 s after the last
+	// key, so that the records' timing does not give away the typing
+	// rhythm (SECURITY.md §4.4, as OpenSSH's ObscureKeystrokeTiming).
+	// Default 20 ms; negative sends input at once.
+	KeystrokeTick time.Duration
 	// PingInterval is the cadence of RTT pings; negative disables them.
 	// Default 2 s.
 	PingInterval time.Duration
@@ -216,6 +224,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.InputQueue <= 0 {
 		c.InputQueue = 512
+	}
+	if c.KeystrokeTick == 0 {
+		c.KeystrokeTick = 20 * time.Millisecond
 	}
 	if c.PingInterval == 0 {
 		c.PingInterval = 2 * time.Second

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"math"
+	"math/rand/v2"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/deskway/deskway/proto"
@@ -68,35 +70,118 @@ func (q *inputQueue) take(buf []input) []input {
 	return buf
 }
 
-// sendLoop sends the queued input in order.
+// sendLoop sends the queued input in order. With a host that takes
+// padded input, input goes in Padded records, and from a key event on
+// (Config.KeystrokeTick) it leaves only on a fixed tick, one record per
+// tick, chaff when nothing is queued, until a random 1–2 s after the
+// last key event.
 func (s *Session) sendLoop(ctx context.Context) {
 	var (
 		items []input
+		batch []proto.Msg
 		buf   []byte
 		frag  = proto.NewFragmenter(proto.StreamClipboard, proto.MaxPayload)
+		tick  *time.Ticker
+		tickC <-chan time.Time
+		until time.Time // chaff until then
 	)
+	defer func() {
+		if tick != nil {
+			tick.Stop()
+		}
+	}()
+	logErr := func(err error) {
+		if err != nil && ctx.Err() == nil {
+			s.log.Info("input not sent", "err", err)
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-s.in.wakeC:
+			if tickC != nil {
+				continue // it waits for the tick
+			}
+		case <-tickC:
 		}
+		s.mu.Lock()
+		padded := s.padded
+		s.mu.Unlock()
 		items = s.in.take(items)
+		typed := false
 		for i, it := range items {
-			var err error
-			if it.isClip {
-				err = s.sendClipboard(ctx, frag, it.clip)
-			} else {
+			switch {
+			case it.isClip:
+				// After the input before it, in order.
+				buf, batch = s.sendPadded(ctx, buf, batch, false, logErr)
+				logErr(s.sendClipboard(ctx, frag, it.clip))
+			case padded:
+				_, key := it.msg.(*proto.KeyEvent)
+				typed = typed || key
+				batch = append(batch, it.msg)
+			default:
+				var err error
 				if buf, err = proto.AppendMsg(buf[:0], it.msg); err == nil {
 					err = s.ch.Send(ctx, buf, true)
 				}
+				logErr(err)
 			}
 			items[i] = input{}
-			if err != nil && ctx.Err() == nil {
-				s.log.Info("input not sent", "err", err)
+		}
+		buf, batch = s.sendPadded(ctx, buf, batch, tickC != nil, logErr)
+		now := time.Now()
+		if typed && s.cfg.KeystrokeTick > 0 {
+			until = now.Add(time.Second + rand.N(time.Second))
+			if tick == nil {
+				tick = time.NewTicker(s.cfg.KeystrokeTick)
+				tickC = tick.C
 			}
 		}
+		if tick != nil && now.After(until) {
+			tick.Stop()
+			tick, tickC = nil, nil
+		}
 	}
+}
+
+// sendPadded sends the input messages of batch in as few Padded records
+// as hold them, or, if chaff and there are none, one empty record. It
+// returns the buffers for reuse.
+func (s *Session) sendPadded(ctx context.Context, buf []byte, batch []proto.Msg, chaff bool, logErr func(error)) ([]byte, []proto.Msg) {
+	if len(batch) == 0 && !chaff {
+		return buf, batch
+	}
+	all := batch
+	var rec proto.Padded
+	for len(batch) > 0 || chaff {
+		chaff = false
+		n, size := 0, 0
+		for n < len(batch) {
+			b, err := proto.AppendMsg(buf[:0], batch[n])
+			if err != nil || size+1+len(b) > proto.MaxInputMsg-2 {
+				break
+			}
+			size += 1 + len(b)
+			n++
+		}
+		if n == 0 && len(batch) > 0 {
+			// Not valid input (the input methods never queue such):
+			// dropped rather than stuck.
+			logErr(errors.New("viewer: input message does not fit a padded record"))
+			batch = batch[1:]
+			continue
+		}
+		rec.Input = batch[:n]
+		var err error
+		if buf, err = proto.AppendMsg(buf[:0], &rec); err == nil {
+			err = s.ch.Send(ctx, buf, true)
+		}
+		logErr(err)
+		batch = batch[n:]
+	}
+	clear(all)
+	return buf, all[:0]
 }
 
 func (s *Session) sendClipboard(ctx context.Context, f *proto.Fragmenter, text string) error {

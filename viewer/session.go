@@ -47,6 +47,7 @@ type Session struct {
 	rates        Stats // per-second figures of the last stats tick
 	ran, closed  bool
 	pressed      map[proto.KeyCode]proto.Mods
+	padded       bool          // the host takes input in Padded records
 	buttons      proto.Buttons // pressed, and where the pointer is (host pixels)
 	ptrX, ptrY   int32
 
@@ -220,7 +221,7 @@ func (s *Session) localHello() *proto.Hello {
 	return &proto.Hello{
 		MinVersion: proto.MinMsgVersion,
 		MaxVersion: proto.MsgVersion,
-		Caps:       proto.CapClipboard | proto.CapCursor | proto.CapMultiMonitor | proto.CapLossless | proto.CapBalanced | proto.CapLowBandwidth | proto.CapKeyText | proto.CapHostScaling,
+		Caps:       proto.CapClipboard | proto.CapCursor | proto.CapMultiMonitor | proto.CapLossless | proto.CapBalanced | proto.CapLowBandwidth | proto.CapKeyText | proto.CapHostScaling | proto.CapPadded,
 		Software:   clip(s.cfg.Software, proto.MaxHelloField),
 		Version:    clip(s.cfg.Version, proto.MaxHelloField),
 		Platform:   clip(s.cfg.Platform, proto.MaxHelloField),
@@ -424,6 +425,9 @@ func (s *Session) handle(ctx context.Context, b []byte) error {
 			return wrap(ErrProtocol, err)
 		}
 		s.log.Info("host hello", "software", m.Software, "version", m.Version, "platform", m.Platform)
+		s.mu.Lock()
+		s.padded = m.Caps&proto.CapPadded != 0
+		s.mu.Unlock()
 		s.setLayout(&m.Layout)
 	case *proto.Layout:
 		s.setLayout(m)

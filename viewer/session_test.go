@@ -510,3 +510,88 @@ func BenchmarkConnect(b *testing.B) {
 		})
 	}
 }
+
+// TestPaddedInput: with a host that takes padded input, every input
+// record is a Padded message of 64 bytes, and typing starts keystroke
+// chaff: empty records on the tick, until some time after the last key.
+func TestPaddedInput(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	h, v, e, _ := startSession(t, ctx, "padded")
+	defer v.Close()
+	expect[*proto.Hello](ctx, h)
+	expect[*proto.ConsentRequest](ctx, h)
+	h.send(ctx, &proto.Hello{MinVersion: 1, MaxVersion: 1, Caps: proto.CapPadded, Software: "kat-host",
+		Layout: proto.Layout{Selected: 1, Monitors: []proto.Monitor{{ID: 1, Width: 640, Height: 400, Primary: true}}}})
+	h.send(ctx, &proto.Consent{Granted: allPerms})
+	recv(t, ctx, e.consent, "consent")
+
+	// next returns the next Padded record and checks its size.
+	next := func() *proto.Padded {
+		t.Helper()
+		p := expect[*proto.Padded](ctx, h)
+		if b, err := proto.Marshal(p); err != nil || len(b) != proto.PadBucket {
+			t.Fatalf("padded record of %d bytes (%v), want %d", len(b), err, proto.PadBucket)
+		}
+		return p
+	}
+	if err := v.Pointer(5, 6, proto.ButtonLeft); err != nil {
+		t.Fatal(err)
+	}
+	if p := next(); len(p.Input) != 1 {
+		t.Fatalf("pointer: padded record with %d inputs, want 1", len(p.Input))
+	} else if ptr, ok := p.Input[0].(*proto.Pointer); !ok || ptr.X != 5 || ptr.Y != 6 {
+		t.Fatalf("pointer: got %+v", p.Input[0])
+	}
+
+	start := time.Now()
+	for _, down := range []bool{true, false} {
+		if err := v.Key(proto.KeyEvent{Down: down, Code: proto.KeyA, Text: "a"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var keys []*proto.KeyEvent
+	chaff := 0
+	for len(keys) < 2 {
+		p := next()
+		if len(p.Input) == 0 {
+			chaff++
+		}
+		for _, in := range p.Input {
+			keys = append(keys, in.(*proto.KeyEvent))
+		}
+	}
+	if !keys[0].Down || keys[1].Down || keys[0].Code != proto.KeyA || keys[1].Code != proto.KeyA {
+		t.Errorf("keys %+v, %+v; want A down then up", keys[0], keys[1])
+	}
+	// Chaff on the 20 ms tick for 1–2 s after the last key, then quiet.
+	var last time.Time
+	for {
+		got := false
+		select {
+		case m := <-h.got:
+			if p, ok := m.(*proto.Padded); ok {
+				if len(p.Input) != 0 {
+					t.Fatalf("unexpected input %+v", p.Input)
+				}
+				chaff++
+				last = time.Now()
+			}
+			got = true
+		case <-time.After(300 * time.Millisecond):
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		}
+		if !got {
+			break
+		}
+	}
+	took := last.Sub(start)
+	if took < time.Second || took > 2500*time.Millisecond {
+		t.Errorf("chaff for %v after the last key, want 1–2 s", took)
+	}
+	if min := int(took / (40 * time.Millisecond)); chaff < min {
+		t.Errorf("%d chaff records in %v, want at least %d (one per 20 ms tick)", chaff, took, min)
+	}
+	t.Logf("%d chaff records over %v", chaff, took.Round(time.Millisecond))
+}
