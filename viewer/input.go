@@ -116,11 +116,14 @@ func (s *Session) sendLoop(ctx context.Context) {
 				// After the input before it, in order.
 				buf, batch = s.sendPadded(ctx, buf, batch, false, logErr)
 				logErr(s.sendClipboard(ctx, frag, it.clip))
-			case padded:
+			case padded && padInput(it.msg):
 				_, key := it.msg.(*proto.KeyEvent)
 				typed = typed || key
 				batch = append(batch, it.msg)
 			default:
+				// Control messages (consent requests, refresh) go as
+				// they are, after the input before them.
+				buf, batch = s.sendPadded(ctx, buf, batch, false, logErr)
 				var err error
 				if buf, err = proto.AppendMsg(buf[:0], it.msg); err == nil {
 					err = s.ch.Send(ctx, buf, true)
@@ -143,6 +146,16 @@ func (s *Session) sendLoop(ctx context.Context) {
 			tick, tickC = nil, nil
 		}
 	}
+}
+
+// padInput reports whether m travels in Padded records: pointer, wheel
+// and key events.
+func padInput(m proto.Msg) bool {
+	switch m.(type) {
+	case *proto.Pointer, *proto.Wheel, *proto.KeyEvent:
+		return true
+	}
+	return false
 }
 
 // sendPadded sends the input messages of batch in as few Padded records

@@ -544,6 +544,14 @@ func TestPaddedInput(t *testing.T) {
 		t.Fatalf("pointer: got %+v", p.Input[0])
 	}
 
+	// Control messages through the same queue go as they are.
+	if err := v.RequestRefresh(); err != nil {
+		t.Fatal(err)
+	}
+	if r := expect[*proto.Refresh](ctx, h); r.Reason != proto.RefreshRequested {
+		t.Errorf("refresh reason %v, want requested", r.Reason)
+	}
+
 	start := time.Now()
 	for _, down := range []bool{true, false} {
 		if err := v.Key(proto.KeyEvent{Down: down, Code: proto.KeyA, Text: "a"}); err != nil {
