@@ -536,14 +536,10 @@ func equalCount16(a, b *[tileSize]uint32) int {
 		b2i(a[12] == b[12]) + b2i(a[13] == b[13]) + b2i(a[14] == b[14]) + b2i(a[15] == b[15])
 }
 
-func flat(row []uint32) bool {
-	for _, p := range row[1:] {
-		if p != row[0] {
-			return false
-		}
-	}
-	return true
-}
+// flat reports whether the row is one colour: whether it equals itself
+// moved by a pixel (the runtime's vectorised compare: most rows of a
+// page are flat, and the loop over them cost 2 % of such a frame).
+func flat(row []uint32) bool { return len(row) < 2 || equalU32(row[1:], row[:len(row)-1]) }
 
 // tileMatches reports whether tile t of cur equals the old framebuffer
 // displaced by v.
