@@ -55,7 +55,7 @@ func writeTrace(t *testing.T, n int) string {
 func TestBenchTrace(t *testing.T) {
 	dir := writeTrace(t, 5)
 	for _, mode := range []codec.Mode{codec.Lossless, codec.Balanced} {
-		res, err := benchTrace(dir, codecFlags{mode: mode, refs: true, stats: true})
+		res, err := benchTrace(dir, codecFlags{mode: mode, refs: true, stats: true, runs: 2, passes: 2})
 		if err != nil {
 			t.Fatalf("benchTrace(%v): %v", mode, err)
 		}
@@ -64,6 +64,9 @@ func TestBenchTrace(t *testing.T) {
 		}
 		if mode == codec.Lossless && (!res.LosslessVerified || res.FramesExact != 5 || len(res.FrameExact) != 5) {
 			t.Errorf("lossless: verified %v, %d exact, per frame %v", res.LosslessVerified, res.FramesExact, res.FrameExact)
+		}
+		if len(res.EncodeCPUP99Runs) != 2 {
+			t.Errorf("%v: %d runs' p99, want 2", mode, len(res.EncodeCPUP99Runs))
 		}
 		if mode == codec.Balanced && len(res.FramePSNR) != 5 {
 			t.Errorf("balanced: %d frame PSNRs, want 5", len(res.FramePSNR))
