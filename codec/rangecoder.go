@@ -243,33 +243,57 @@ func (d *rcDecoder) next() byte {
 func (d *rcDecoder) overrun() bool { return d.pos > len(d.in)+4 }
 
 func (d *rcDecoder) bit(p *prob) int {
-	// p.update(b), written out as in the encoder.
+	// p.update(b), written out as in the encoder's bit, with its fast
+	// path for a model that has seen all its young bits.
 	v := uint64(*p)
-	n := v >> 32
-	sh := probShift[n]
 	f, s := uint32(v)&(1<<probBits-1), uint32(v>>probBits)&(1<<probBits-1)
 	bound := (d.rng >> probBits) * ((f + s) >> 1)
 	var b int
-	if d.code < bound {
-		d.rng = bound
-		f += (1<<probBits - f) >> (sh & 0xff)
-		s += (1<<probBits - s) >> (sh >> 8)
+	if v >= probMaxCount<<32 {
+		const shF, shS = 3, 7 // probShift[probMaxCount]
+		if d.code < bound {
+			d.rng = bound
+			f += (1<<probBits - f) >> shF
+			s += (1<<probBits - s) >> shS
+		} else {
+			d.code -= bound
+			d.rng -= bound
+			b = 1
+			f -= f >> shF
+			s -= s >> shS
+		}
+		*p = prob(probMaxCount<<32 | uint64(s)<<probBits | uint64(f))
 	} else {
-		d.code -= bound
-		d.rng -= bound
-		b = 1
-		f -= f >> (sh & 0xff)
-		s -= s >> (sh >> 8)
+		n := v >> 32 & probMaxCount
+		sh := uint32(probShift[n])
+		if d.code < bound {
+			d.rng = bound
+			f += (1<<probBits - f) >> (sh & 15)
+			s += (1<<probBits - s) >> (sh >> 8 & 15)
+		} else {
+			d.code -= bound
+			d.rng -= bound
+			b = 1
+			f -= f >> (sh & 15)
+			s -= s >> (sh >> 8 & 15)
+		}
+		*p = prob(probNext[n] | uint64(s)<<probBits | uint64(f))
 	}
-	if n < probMaxCount {
-		n++
+	if d.rng < rcTop {
+		d.renorm()
 	}
-	*p = prob(n<<32 | uint64(s)<<probBits | uint64(f))
+	return b
+}
+
+// renorm reads the next bytes into code: out of bit's path, as the
+// encoder's.
+//
+//go:noinline
+func (d *rcDecoder) renorm() {
 	for d.rng < rcTop {
 		d.rng <<= 8
 		d.code = d.code<<8 | uint32(d.next())
 	}
-	return b
 }
 
 func (d *rcDecoder) tree(ps []prob, n int) int {
