@@ -39,8 +39,6 @@ type pixModel struct {
 	rowN    [8]prob
 	keep    [36]prob
 	eq      [numCands][256]prob
-	// prevHit: how the pixel to the left in the row was coded (hitClass).
-	prevHit int
 	pred    [3][1 << predBits]uint32 // colour, alpha byte replaced by predTag
 	color   colorModel
 	// Per-row "kept" flags of the tile being coded (0 kept, 1 written).
@@ -104,146 +102,12 @@ func (m *pixModel) reset() {
 	m.color.reset()
 }
 
-// pixCtx is what both ends know about a pixel before it is coded. The
-// candidates are looked at lazily: most pixels equal W or N.
-type pixCtx struct {
-	w, n, ne, nw, ww, nn uint32 // neighbours, 0 outside the screen
-	old                  uint32 // the framebuffer's pixel
-	sig                  int    // how the neighbours relate
-	keep                 int    // context of the "kept" bit
-	keys                 [3]uint32
-	keyed                bool
-	tried                [numCands]uint32 // candidates offered so far
-	nt                   int
-}
-
-// context fills c for the pixel fb[i] at screen position gx, gy (screen
-// width sw), column x of its tile, and returns the framebuffer's pixel
-// there. kp holds the kept flags of the tile's row above (nil on its
-// first row), kc those of the row being coded.
-func (m *pixModel) context(c *pixCtx, fb []uint32, i, gx, gy, sw, x int, kp, kc []uint8) uint32 {
-	var w, n, nw, ne, ww, nn uint32
-	if gx > 0 {
-		w = fb[i-1]
-		if gx > 1 {
-			ww = fb[i-2]
-		}
-	}
-	if gy > 0 {
-		n = fb[i-sw]
-		if gy > 1 {
-			nn = fb[i-2*sw]
-		}
-		if gx > 0 {
-			nw = fb[i-sw-1]
-		}
-		if gx+1 < sw {
-			ne = fb[i-sw+1]
-		}
-	}
-	old := fb[i]
-	kw, kn := 2, 2
-	if x > 0 {
-		kw = int(kc[x-1])
-	}
-	if kp != nil {
-		kn = int(kp[x])
-	}
-	c.keep = (kw*3 + kn) * 4
-	if old == w {
-		c.keep++
-	}
-	if old == n {
-		c.keep += 2
-	}
-	c.sig = 0
-	if w == n {
-		c.sig |= 1
-	}
-	if n == ne {
-		c.sig |= 2
-	}
-	if w == nw {
-		c.sig |= 4
-	}
-	if n == nw {
-		c.sig |= 8
-	}
-	if w == ww {
-		c.sig |= 16
-	}
-	if n == nn {
-		c.sig |= 32
-	}
-	c.w, c.n, c.ne, c.nw, c.ww, c.nn, c.old = w, n, ne, nw, ww, nn, old
-	c.keyed = false
-	c.nt = 0
-	return old
-}
-
-// cand returns candidate k for the pixel, or 0 if it is absent, equals
-// the kept colour or repeats an earlier candidate.
-func (m *pixModel) cand(c *pixCtx, k int) uint32 {
-	var v uint32
-	switch k {
-	case candW:
-		v = c.w
-	case candN:
-		v = c.n
-	case candNE:
-		v = c.ne
-	case candNW:
-		v = c.nw
-	default:
-		m.keyCtx(c)
-		h := c.keys[k-candPred]
-		if p := m.pred[k-candPred][h>>(32-predBits)]; p != 0 && p>>24 == predTag(h) {
-			v = p | opaque
-		}
-	}
-	if v == 0 || v == c.old {
-		return 0
-	}
-	for _, t := range c.tried[:c.nt] {
-		if t == v {
-			return 0
-		}
-	}
-	c.tried[c.nt] = v
-	c.nt++
-	return v
-}
-
 // predTag is the check a remembered colour keeps, in place of its
 // alpha byte, of the neighbourhood it came after: the low bits of its
 // hash (the slot is chosen by the high bits). A colour is offered only
 // where the check matches: neighbourhoods that share a slot do not
 // offer each other's colours (but 1 in 256 still does).
 func predTag(h uint32) uint32 { return h & 0xff }
-
-// keyCtx computes the pixel's keys into the prediction tables.
-func (m *pixModel) keyCtx(c *pixCtx) {
-	if c.keyed {
-		return
-	}
-	c.keys[0] = predHash(c.w, c.n, c.nw, c.ne, 0)
-	c.keys[1] = predHash(c.w, c.n, 0, 0, 1)
-	c.keys[2] = predHash(c.ww, c.w, c.nn, c.n, 2)
-	c.keyed = true
-}
-
-// learn remembers v as the colour that came after the pixel's
-// neighbourhoods. Pixels that equal W or N teach nothing those
-// candidates do not already offer.
-func (m *pixModel) learn(c *pixCtx, v uint32, hit int) {
-	if hit < candPred && hit != numCands {
-		return
-	}
-	m.keyCtx(c)
-	for j := range m.pred {
-		m.pred[j][c.keys[j]>>(32-predBits)] = v&^opaque | predTag(c.keys[j])<<24
-	}
-}
 
 // encode codes the w x h tile of cur at off (screen width sw) against fb,
 // the decoder's framebuffer, and writes the tile into fb as it goes.
@@ -300,11 +164,10 @@ func (m *pixModel) encode(e *rcEncoder, cur, fb []uint32, off, sw, w, h int) {
 
 // encodeRow codes one row of a tile pixel by pixel (row holds the
 // source pixels, fb[i0:] the framebuffer's row, from screen column gx0
-// on screen row gy), and writes it into fb as it goes. It makes the same
-// decisions as context, cand and decodeColor, which the decoder uses,
-// written out for the encoder's hottest loop: the neighbours are read
-// from row slices into locals, W and N, which most pixels equal, are
-// tried first, and the other candidates are gathered at once.
+// on screen row gy), and writes it into fb as it goes; decodeRow mirrors
+// it step for step. The neighbours are read from row slices into locals,
+// W and N, which most pixels equal, are tried first, and the other
+// candidates are gathered at once.
 func (m *pixModel) encodeRow(e *rcEncoder, row, fb []uint32, i0, gx0, gy, sw int, kp, kc []uint8, fresh bool) {
 	prevHit := hitNone
 	cur := fb[i0 : i0+len(row)]
@@ -464,14 +327,12 @@ func (m *pixModel) encodeRow(e *rcEncoder, row, fb []uint32, i0, gx0, gy, sw int
 		}
 		prevHit = hitClass(hit)
 	}
-	m.prevHit = prevHit
 }
 
 // decode reads a tile coded by encode into fb.
 func (m *pixModel) decode(d *rcDecoder, fb []uint32, off, sw, w, h int) {
 	gx0, gy0 := off%sw, off/sw
 	mode := rowFirst
-	var c pixCtx
 	fresh := d.bit(&m.fresh[m.prevFresh])
 	m.prevFresh = fresh
 	for y := 0; y < h; y++ {
@@ -497,36 +358,150 @@ func (m *pixModel) decode(d *rcDecoder, fb []uint32, off, sw, w, h int) {
 			continue
 		}
 		mode = rowCoded
-		m.prevHit = hitNone
-		for x := 0; x < w; x++ {
-			i := off + y*sw + x
-			m.context(&c, fb, i, gx0+x, gy, sw, x, kp, kc)
-			kc[x] = 1
-			if fresh == 0 && d.bit(&m.keep[c.keep]) == 1 {
-				kc[x] = 0
-				m.prevHit = hitKept
-				continue
-			}
-			v, hit := m.decodeColor(d, &c)
-			m.learn(&c, v, hit)
-			m.prevHit = hitClass(hit)
-			fb[i] = v
-		}
+		m.decodeRow(d, fb, off+y*sw, w, gx0, gy, sw, kp, kc, fresh == 1)
 	}
 }
 
-func (m *pixModel) decodeColor(d *rcDecoder, c *pixCtx) (uint32, int) {
-	for k := range numCands {
-		cv := m.cand(c, k)
-		if cv == 0 {
-			continue
-		}
-		if d.bit(&m.eq[k][c.sig|m.prevHit<<6]) == 1 {
-			return cv, k
+// decodeRow decodes one row of a tile coded by encodeRow: w pixels into
+// fb[i0:] (screen column gx0 on, screen row gy), making its decisions in
+// its order.
+func (m *pixModel) decodeRow(d *rcDecoder, fb []uint32, i0, w, gx0, gy, sw int, kp, kc []uint8, fresh bool) {
+	prevHit := hitNone
+	cur := fb[i0 : i0+w]
+	kc = kc[:w]
+	var wv, ww, n, nw, ne, neEnd uint32
+	if gx0 > 0 {
+		wv = fb[i0-1]
+		if gx0 > 1 {
+			ww = fb[i0-2]
 		}
 	}
-	ref, act := c.litPred()
-	return m.color.decode(d, min(c.nt, 4), ref, act), numCands
+	var up, up2 []uint32
+	if gy > 0 {
+		up = fb[i0-sw : i0-sw+w]
+		n = up[0]
+		if gx0 > 0 {
+			nw = fb[i0-sw-1]
+		}
+		if gx0+w < sw {
+			neEnd = fb[i0-sw+w]
+		}
+		if gy > 1 {
+			up2 = fb[i0-2*sw : i0-2*sw+w]
+		}
+	}
+	for x := range cur {
+		if x > 0 {
+			ww, wv = wv, cur[x-1]
+			nw, n = n, ne
+		}
+		var nn uint32
+		if up != nil {
+			if x+1 < len(up) {
+				ne = up[x+1]
+			} else {
+				ne = neEnd
+			}
+			if up2 != nil {
+				nn = up2[x]
+			}
+		}
+		old := cur[x]
+		kc[x] = 1
+		if !fresh {
+			kw, kn := 2, 2
+			if x > 0 {
+				kw = int(kc[x-1])
+			}
+			if kp != nil {
+				kn = int(kp[x])
+			}
+			k := (kw*3 + kn) * 4
+			if old == wv {
+				k++
+			}
+			if old == n {
+				k += 2
+			}
+			if d.bit(&m.keep[k]) == 1 {
+				kc[x] = 0
+				prevHit = hitKept
+				continue
+			}
+		}
+		sig := 0
+		if wv == n {
+			sig |= 1
+		}
+		if n == ne {
+			sig |= 2
+		}
+		if wv == nw {
+			sig |= 4
+		}
+		if n == nw {
+			sig |= 8
+		}
+		if wv == ww {
+			sig |= 16
+		}
+		if n == nn {
+			sig |= 32
+		}
+		ctx := sig | prevHit<<6
+		if wv != 0 && wv != old && d.bit(&m.eq[candW][ctx]) == 1 {
+			cur[x] = wv
+			prevHit = hitW
+			continue
+		}
+		if n != 0 && n != old && n != wv && d.bit(&m.eq[candN][ctx]) == 1 {
+			cur[x] = n
+			prevHit = hitCand
+			continue
+		}
+		var keys [3]uint32
+		keys[0] = predHash(wv, n, nw, ne, 0)
+		keys[1] = predHash(wv, n, 0, 0, 1)
+		keys[2] = predHash(ww, wv, nn, n, 2)
+		cands := [numCands - candNE]uint32{ne, nw,
+			m.pred[0][keys[0]>>(32-predBits)],
+			m.pred[1][keys[1]>>(32-predBits)],
+			m.pred[2][keys[2]>>(32-predBits)]}
+		for j := range keys {
+			if p := cands[2+j]; p != 0 && p>>24 == predTag(keys[j]) {
+				cands[2+j] = p | opaque
+			} else {
+				cands[2+j] = 0
+			}
+		}
+		nt := b2i(wv != 0 && wv != old) + b2i(n != 0 && n != old && n != wv)
+		hit := numCands
+		var v uint32
+		for j, cv := range cands {
+			if cv == 0 || cv == old || cv == wv || cv == n ||
+				j > 0 && cv == cands[0] || j > 1 && cv == cands[1] ||
+				j > 2 && cv == cands[2] || j > 3 && cv == cands[3] {
+				continue
+			}
+			k := candNE + j
+			if d.bit(&m.eq[k][ctx]) == 1 {
+				v, hit = cv, k
+				break
+			}
+			nt++
+		}
+		if hit == numCands {
+			ref, act := litPred(wv, n, nw)
+			v = m.color.decode(d, min(nt, 4), ref, act)
+		}
+		if hit >= candPred {
+			for j := range m.pred {
+				m.pred[j][keys[j]>>(32-predBits)] = v&^opaque | predTag(keys[j])<<24
+			}
+		}
+		cur[x] = v
+		prevHit = hitClass(hit)
+	}
 }
 
 func b2i(b bool) int {
@@ -711,8 +686,6 @@ func (m *colorModel) decode(d *rcDecoder, k int, ref uint32, act int) uint32 {
 // edge detector of W, N and NW (W alone at the screen's edges).
 // The second result is the context of the green channel's residual:
 // how much W, N and NW differ in green (flat, soft, edge, hard edge).
-func (c *pixCtx) litPred() (uint32, int) { return litPred(c.w, c.n, c.nw) }
-
 func litPred(w, n, nw uint32) (uint32, int) {
 	if w == 0 || n == 0 || nw == 0 {
 		return w, numMagCtx - 1
