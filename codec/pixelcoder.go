@@ -162,6 +162,118 @@ func (m *pixModel) encode(e *rcEncoder, cur, fb []uint32, off, sw, w, h int) {
 	}
 }
 
+// rowStart returns the neighbours of a row's first pixel, w pixels from
+// fb[i0] (screen column gx0, screen row gy, screen width sw), and the two
+// rows above it, as wide (nil above the screen): W and WW left of it,
+// N and NW above, and NE of its last pixel. Outside the screen they are 0.
+func rowStart(fb []uint32, i0, w, gx0, gy, sw int) (wv, ww, n, nw, neEnd uint32, up, up2 []uint32) {
+	if gx0 > 0 {
+		wv = fb[i0-1]
+		if gx0 > 1 {
+			ww = fb[i0-2]
+		}
+	}
+	if gy > 0 {
+		up = fb[i0-sw : i0-sw+w]
+		n = up[0]
+		if gx0 > 0 {
+			nw = fb[i0-sw-1]
+		}
+		if gx0+w < sw {
+			neEnd = fb[i0-sw+w]
+		}
+		if gy > 1 {
+			up2 = fb[i0-2*sw : i0-2*sw+w]
+		}
+	}
+	return
+}
+
+// keepCtx is the context of pixel x's "kept" bit: whether W and N were
+// kept (kc, kp: 2 outside the tile) and whether the old pixel continues
+// W or N.
+func keepCtx(kc, kp []uint8, x int, old, w, n uint32) int {
+	kw, kn := 2, 2
+	if x > 0 {
+		kw = int(kc[x-1])
+	}
+	if kp != nil {
+		kn = int(kp[x])
+	}
+	k := (kw*3 + kn) * 4
+	if old == w {
+		k++
+	}
+	if old == n {
+		k += 2
+	}
+	return k
+}
+
+// sigOf tells how the neighbours relate: the context of the candidates'
+// bits (edges, runs, corners).
+func sigOf(w, n, ne, nw, ww, nn uint32) int {
+	sig := 0
+	if w == n {
+		sig |= 1
+	}
+	if n == ne {
+		sig |= 2
+	}
+	if w == nw {
+		sig |= 4
+	}
+	if n == nw {
+		sig |= 8
+	}
+	if w == ww {
+		sig |= 16
+	}
+	if n == nn {
+		sig |= 32
+	}
+	return sig
+}
+
+// cands returns the pixel's keys into the prediction tables and the
+// candidates after W and N: NE, NW and the colours remembered after its
+// neighbourhoods (0 where none is). The three table reads are issued
+// together: the tables are larger than the cache, and these are the
+// pixels that miss.
+func (m *pixModel) cands(w, n, nw, ne, ww, nn uint32) (keys [3]uint32, cands [numCands - candNE]uint32) {
+	keys = [3]uint32{predHash(w, n, nw, ne, 0), predHash(w, n, 0, 0, 1), predHash(ww, w, nn, n, 2)}
+	cands = [numCands - candNE]uint32{ne, nw,
+		m.pred[0][keys[0]>>(32-predBits)],
+		m.pred[1][keys[1]>>(32-predBits)],
+		m.pred[2][keys[2]>>(32-predBits)]}
+	for j := range keys {
+		if p := cands[2+j]; p != 0 && p>>24 == predTag(keys[j]) {
+			cands[2+j] = p | opaque
+		} else {
+			cands[2+j] = 0
+		}
+	}
+	return keys, cands
+}
+
+// offered reports whether candidate j (cv) is offered: unless it is
+// absent, the kept colour or one offered before: W or N (offered where
+// they differ from the kept colour) or an earlier candidate (offered, or
+// itself one offered before).
+func offered(cands *[numCands - candNE]uint32, j int, cv, old, w, n uint32) bool {
+	return !(cv == 0 || cv == old || cv == w || cv == n ||
+		j > 0 && cv == cands[0] || j > 1 && cv == cands[1] ||
+		j > 2 && cv == cands[2] || j > 3 && cv == cands[3])
+}
+
+// remember makes v the colour remembered after the pixel's
+// neighbourhoods (keys).
+func (m *pixModel) remember(keys *[3]uint32, v uint32) {
+	for j := range m.pred {
+		m.pred[j][keys[j]>>(32-predBits)] = v&^opaque | predTag(keys[j])<<24
+	}
+}
+
 // encodeRow codes one row of a tile pixel by pixel (row holds the
 // source pixels, fb[i0:] the framebuffer's row, from screen column gx0
 // on screen row gy), and writes it into fb as it goes; decodeRow mirrors
@@ -174,29 +286,9 @@ func (m *pixModel) encodeRow(e *rcEncoder, row, fb []uint32, i0, gx0, gy, sw int
 	kc = kc[:len(row)]
 	// The neighbours slide along the row: W and WW are the row's own
 	// pixels once coded (the framebuffer takes them), N and NW the NE
-	// and N of the pixel before. Outside the screen they are 0.
-	var w, ww, n, nw, ne, neEnd uint32
-	if gx0 > 0 {
-		w = fb[i0-1]
-		if gx0 > 1 {
-			ww = fb[i0-2]
-		}
-	}
-	// The two rows above, as wide as the row; nil above the screen.
-	var up, up2 []uint32
-	if gy > 0 {
-		up = fb[i0-sw : i0-sw+len(row)]
-		n = up[0]
-		if gx0 > 0 {
-			nw = fb[i0-sw-1]
-		}
-		if gx0+len(row) < sw {
-			neEnd = fb[i0-sw+len(row)]
-		}
-		if gy > 1 {
-			up2 = fb[i0-2*sw : i0-2*sw+len(row)]
-		}
-	}
+	// and N of the pixel before.
+	w, ww, n, nw, neEnd, up, up2 := rowStart(fb, i0, len(row), gx0, gy, sw)
+	var ne uint32
 	for x, v := range row {
 		if x > 0 {
 			ww, w = w, row[x-1]
@@ -216,20 +308,7 @@ func (m *pixModel) encodeRow(e *rcEncoder, row, fb []uint32, i0, gx0, gy, sw int
 		old := cur[x]
 		kc[x] = 1
 		if !fresh {
-			kw, kn := 2, 2
-			if x > 0 {
-				kw = int(kc[x-1])
-			}
-			if kp != nil {
-				kn = int(kp[x])
-			}
-			k := (kw*3 + kn) * 4
-			if old == w {
-				k++
-			}
-			if old == n {
-				k += 2
-			}
+			k := keepCtx(kc, kp, x, old, w, n)
 			if v == old {
 				e.bit(&m.keep[k], 1)
 				kc[x] = 0
@@ -238,26 +317,7 @@ func (m *pixModel) encodeRow(e *rcEncoder, row, fb []uint32, i0, gx0, gy, sw int
 			}
 			e.bit(&m.keep[k], 0)
 		}
-		sig := 0
-		if w == n {
-			sig |= 1
-		}
-		if n == ne {
-			sig |= 2
-		}
-		if w == nw {
-			sig |= 4
-		}
-		if n == nw {
-			sig |= 8
-		}
-		if w == ww {
-			sig |= 16
-		}
-		if n == nn {
-			sig |= 32
-		}
-		ctx := sig | prevHit<<6
+		ctx := sigOf(w, n, ne, nw, ww, nn) | prevHit<<6
 		cur[x] = v
 		// W, then N: no earlier candidate to repeat but W.
 		if w != 0 && w != old {
@@ -276,35 +336,13 @@ func (m *pixModel) encodeRow(e *rcEncoder, row, fb []uint32, i0, gx0, gy, sw int
 			}
 			e.bit(&m.eq[candN][ctx], 0)
 		}
-		// NE, NW and the colours remembered after the pixel's
-		// neighbourhoods, in the decoder's order, each offered once.
-		// The three table reads are issued together: the tables are
-		// larger than the cache, and these are the pixels that miss.
-		var keys [3]uint32
-		keys[0] = predHash(w, n, nw, ne, 0)
-		keys[1] = predHash(w, n, 0, 0, 1)
-		keys[2] = predHash(ww, w, nn, n, 2)
-		cands := [numCands - candNE]uint32{ne, nw,
-			m.pred[0][keys[0]>>(32-predBits)],
-			m.pred[1][keys[1]>>(32-predBits)],
-			m.pred[2][keys[2]>>(32-predBits)]}
-		for j := range keys {
-			if p := cands[2+j]; p != 0 && p>>24 == predTag(keys[j]) {
-				cands[2+j] = p | opaque
-			} else {
-				cands[2+j] = 0
-			}
-		}
-		// A candidate is offered unless it is absent, the kept colour or
-		// one offered before: W or N (offered where they differ from the
-		// kept colour) or an earlier candidate (offered, or itself one
-		// offered before). nt counts the colours offered.
+		// NE, NW and the remembered colours, in the decoder's order;
+		// nt counts the colours offered.
+		keys, cands := m.cands(w, n, nw, ne, ww, nn)
 		nt := b2i(w != 0 && w != old) + b2i(n != 0 && n != old && n != w)
 		hit := numCands
 		for j, cv := range cands {
-			if cv == 0 || cv == old || cv == w || cv == n ||
-				j > 0 && cv == cands[0] || j > 1 && cv == cands[1] ||
-				j > 2 && cv == cands[2] || j > 3 && cv == cands[3] {
+			if !offered(&cands, j, cv, old, w, n) {
 				continue
 			}
 			k := candNE + j
@@ -321,9 +359,9 @@ func (m *pixModel) encodeRow(e *rcEncoder, row, fb []uint32, i0, gx0, gy, sw int
 			m.color.encode(e, v, min(nt, 4), ref, act)
 		}
 		if hit >= candPred {
-			for j := range m.pred {
-				m.pred[j][keys[j]>>(32-predBits)] = v&^opaque | predTag(keys[j])<<24
-			}
+			// Pixels that equal W or N teach nothing those candidates do
+			// not already offer.
+			m.remember(&keys, v)
 		}
 		prevHit = hitClass(hit)
 	}
@@ -369,27 +407,8 @@ func (m *pixModel) decodeRow(d *rcDecoder, fb []uint32, i0, w, gx0, gy, sw int, 
 	prevHit := hitNone
 	cur := fb[i0 : i0+w]
 	kc = kc[:w]
-	var wv, ww, n, nw, ne, neEnd uint32
-	if gx0 > 0 {
-		wv = fb[i0-1]
-		if gx0 > 1 {
-			ww = fb[i0-2]
-		}
-	}
-	var up, up2 []uint32
-	if gy > 0 {
-		up = fb[i0-sw : i0-sw+w]
-		n = up[0]
-		if gx0 > 0 {
-			nw = fb[i0-sw-1]
-		}
-		if gx0+w < sw {
-			neEnd = fb[i0-sw+w]
-		}
-		if gy > 1 {
-			up2 = fb[i0-2*sw : i0-2*sw+w]
-		}
-	}
+	wv, ww, n, nw, neEnd, up, up2 := rowStart(fb, i0, w, gx0, gy, sw)
+	var ne uint32
 	for x := range cur {
 		if x > 0 {
 			ww, wv = wv, cur[x-1]
@@ -408,47 +427,12 @@ func (m *pixModel) decodeRow(d *rcDecoder, fb []uint32, i0, w, gx0, gy, sw int, 
 		}
 		old := cur[x]
 		kc[x] = 1
-		if !fresh {
-			kw, kn := 2, 2
-			if x > 0 {
-				kw = int(kc[x-1])
-			}
-			if kp != nil {
-				kn = int(kp[x])
-			}
-			k := (kw*3 + kn) * 4
-			if old == wv {
-				k++
-			}
-			if old == n {
-				k += 2
-			}
-			if d.bit(&m.keep[k]) == 1 {
-				kc[x] = 0
-				prevHit = hitKept
-				continue
-			}
+		if !fresh && d.bit(&m.keep[keepCtx(kc, kp, x, old, wv, n)]) == 1 {
+			kc[x] = 0
+			prevHit = hitKept
+			continue
 		}
-		sig := 0
-		if wv == n {
-			sig |= 1
-		}
-		if n == ne {
-			sig |= 2
-		}
-		if wv == nw {
-			sig |= 4
-		}
-		if n == nw {
-			sig |= 8
-		}
-		if wv == ww {
-			sig |= 16
-		}
-		if n == nn {
-			sig |= 32
-		}
-		ctx := sig | prevHit<<6
+		ctx := sigOf(wv, n, ne, nw, ww, nn) | prevHit<<6
 		if wv != 0 && wv != old && d.bit(&m.eq[candW][ctx]) == 1 {
 			cur[x] = wv
 			prevHit = hitW
@@ -459,28 +443,12 @@ func (m *pixModel) decodeRow(d *rcDecoder, fb []uint32, i0, w, gx0, gy, sw int, 
 			prevHit = hitCand
 			continue
 		}
-		var keys [3]uint32
-		keys[0] = predHash(wv, n, nw, ne, 0)
-		keys[1] = predHash(wv, n, 0, 0, 1)
-		keys[2] = predHash(ww, wv, nn, n, 2)
-		cands := [numCands - candNE]uint32{ne, nw,
-			m.pred[0][keys[0]>>(32-predBits)],
-			m.pred[1][keys[1]>>(32-predBits)],
-			m.pred[2][keys[2]>>(32-predBits)]}
-		for j := range keys {
-			if p := cands[2+j]; p != 0 && p>>24 == predTag(keys[j]) {
-				cands[2+j] = p | opaque
-			} else {
-				cands[2+j] = 0
-			}
-		}
+		keys, cands := m.cands(wv, n, nw, ne, ww, nn)
 		nt := b2i(wv != 0 && wv != old) + b2i(n != 0 && n != old && n != wv)
 		hit := numCands
 		var v uint32
 		for j, cv := range cands {
-			if cv == 0 || cv == old || cv == wv || cv == n ||
-				j > 0 && cv == cands[0] || j > 1 && cv == cands[1] ||
-				j > 2 && cv == cands[2] || j > 3 && cv == cands[3] {
+			if !offered(&cands, j, cv, old, wv, n) {
 				continue
 			}
 			k := candNE + j
@@ -495,9 +463,7 @@ func (m *pixModel) decodeRow(d *rcDecoder, fb []uint32, i0, w, gx0, gy, sw int, 
 			v = m.color.decode(d, min(nt, 4), ref, act)
 		}
 		if hit >= candPred {
-			for j := range m.pred {
-				m.pred[j][keys[j]>>(32-predBits)] = v&^opaque | predTag(keys[j])<<24
-			}
+			m.remember(&keys, v)
 		}
 		cur[x] = v
 		prevHit = hitClass(hit)
