@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -188,21 +190,150 @@ func TestMarksDictionary(t *testing.T) {
 	}
 }
 
-// TestMarkStampsWrap runs updates across the wrap of the 16-bit mark
-// labelling stamps: stale stamps must not hide shapes after the wrap.
-func TestMarkStampsWrap(t *testing.T) {
-	p := newPair(t, EncoderOptions{})
-	s := newScreen(320, 240, 5)
-	s.text(10, 10, 20, rgb(0, 0, 0), s.pix[0], 0)
-	p.exact(s, "keyframe")
-	p.enc.gen = math.MaxUint16 - 3
-	for i := range 4 {
-		s.text(10, 40+i*20, 20, rgb(0, 0, 0), s.pix[0], i+1)
-		p.exact(s, fmt.Sprintf("update %d, stamps at %d", i, p.enc.gen))
+// TestLabelMarksMatchesFlood checks the run labelling of mark shapes
+// against a plain flood fill from each changed pixel in scan order (the
+// definition): the same shapes, boxes, pixels and order, on screens of
+// random glyphs over tiles of two backgrounds, in keyframes and updates.
+func TestLabelMarksMatchesFlood(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 9))
+	e := NewEncoder(EncoderOptions{})
+	shapes := 0
+	for round := range 40 {
+		w, h := 16*(3+rng.IntN(6)), 16*(2+rng.IntN(5))
+		e.setSize(w, h)
+		e.key = round%3 == 0
+		bgs := []uint32{rgb(255, 255, 255), rgb(30, 30, 30)}
+		for i := range e.cur {
+			e.cur[i] = bgs[0]
+			e.rec[i] = bgs[0]
+		}
+		e.dirty = e.dirty[:0]
+		for tile := range e.tw * e.th {
+			if rng.IntN(5) == 0 {
+				continue // not dirty
+			}
+			e.dirty = append(e.dirty, int32(tile))
+			e.state[tile] = stCoded
+			if rng.IntN(6) == 0 {
+				e.state[tile] = stCached
+			}
+			e.bg[tile] = bgs[rng.IntN(2)]
+			if rng.IntN(8) == 0 {
+				e.bg[tile] = 0 // no background
+			}
+			off, tw, th := e.tileRect(tile)
+			for y := range th {
+				for x := range tw {
+					e.cur[off+y*w+x] = e.bg[tile] | opaque
+				}
+			}
+		}
+		// Glyph-like blobs across tile borders, some unchanged.
+		for range 30 {
+			x, y := rng.IntN(w), rng.IntN(h)
+			c := rgb(uint8(rng.IntN(4)*60), 0, uint8(rng.IntN(3)*90))
+			for range 1 + rng.IntN(40) {
+				e.cur[y*w+x] = c
+				if rng.IntN(3) == 0 {
+					e.rec[y*w+x] = c
+				}
+				x = min(max(x+rng.IntN(3)-1, 0), w-1)
+				y = min(max(y+rng.IntN(3)-1, 0), h-1)
+			}
+		}
+		e.cands, e.candPix = e.cands[:0], e.candPix[:0]
+		e.labelMarks()
+		got := append([]markCand(nil), e.cands...)
+		gotPix := append([]uint32(nil), e.candPix...)
+		want, wantPix := floodMarks(e)
+		if len(got) != len(want) {
+			t.Fatalf("round %d: %d shapes, flood finds %d", round, len(got), len(want))
+		}
+		shapes += len(want)
+		for i := range want {
+			g, f := got[i], want[i]
+			gp, fp := gotPix[g.off:g.off+g.w*g.h], wantPix[f.off:f.off+f.w*f.h]
+			g.off, f.off = 0, 0
+			if g != f || !slices.Equal(gp, fp) {
+				t.Fatalf("round %d, shape %d: %+v, flood %+v", round, i, g, f)
+			}
+		}
 	}
-	if st := p.enc.Stats(); st.MarksRef+st.MarksLearnt == 0 {
-		t.Errorf("no marks referred to or learnt across the wrap")
+	if shapes < 200 {
+		t.Errorf("%d shapes in 40 rounds: the screens test too little", shapes)
 	}
+	t.Logf("%d shapes", shapes)
+}
+
+// floodMarks is the definition labelMarks implements: from each changed
+// pixel of the coded tiles with a background (every pixel in a
+// keyframe), in scan order, the 8-connected pixels that differ from that
+// background in such tiles with the same background, not taken before;
+// kept as a candidate if it fits a mark.
+func floodMarks(e *Encoder) ([]markCand, []uint32) {
+	taken := make([]bool, len(e.cur))
+	var cands []markCand
+	var pix []uint32
+	in := func(x, y int, bg uint32) bool {
+		if x < 0 || y < 0 || x >= e.w || y >= e.h {
+			return false
+		}
+		q, t := y*e.w+x, y/tileSize*e.tw+x/tileSize
+		return !taken[q] && e.cur[q] != bg && e.state[t] == stCoded && e.bg[t] == bg
+	}
+	for _, t := range e.dirty {
+		bg := e.bg[t]
+		if e.state[t] != stCoded || bg == 0 {
+			continue
+		}
+		x0, y0, tw, th := e.tileBox(int(t))
+		for y := y0; y < y0+th; y++ {
+			for x := x0; x < x0+tw; x++ {
+				q := y*e.w + x
+				if !in(x, y, bg) || (e.cur[q] == e.rec[q] && !e.key) {
+					continue
+				}
+				comp := [][2]int{{x, y}}
+				taken[q] = true
+				for i := 0; i < len(comp); i++ {
+					for dy := -1; dy <= 1; dy++ {
+						for dx := -1; dx <= 1; dx++ {
+							nx, ny := comp[i][0]+dx, comp[i][1]+dy
+							if in(nx, ny, bg) {
+								taken[ny*e.w+nx] = true
+								comp = append(comp, [2]int{nx, ny})
+							}
+						}
+					}
+				}
+				bx0, by0, bx1, by1, kept := e.w, e.h, 0, 0, 0
+				for _, c := range comp {
+					bx0, by0, bx1, by1 = min(bx0, c[0]), min(by0, c[1]), max(bx1, c[0]), max(by1, c[1])
+					if q := c[1]*e.w + c[0]; e.cur[q] == e.rec[q] && !e.key {
+						kept++
+					}
+				}
+				w, h := bx1-bx0+1, by1-by0+1
+				if len(comp) < minMarkPixels || w > maxMarkSide || h > maxMarkSide {
+					continue
+				}
+				box := make([]uint32, w*h)
+				colours := map[uint32]bool{}
+				for _, c := range comp {
+					v := e.cur[c[1]*e.w+c[0]]
+					colours[v] = true
+					box[(c[1]-by0)*w+c[0]-bx0] = v
+				}
+				if len(colours) > 255 {
+					continue
+				}
+				hs := hashPix(uint64(w<<8|h)*0x9E3779B97F4A7C15, box)
+				cands = append(cands, markCand{bx0, by0, w, h, len(pix), hs, kept*2 >= len(comp), bg})
+				pix = append(pix, box...)
+			}
+		}
+	}
+	return cands, pix
 }
 
 func TestMarksEvictionInStep(t *testing.T) {

@@ -49,29 +49,31 @@ type Encoder struct {
 	ent *streamEncoder
 
 	// Per-frame scratch.
-	sec        [numSections]wbuf
-	changed    []bool   // per tile: raw input changed
-	diff       []bool   // per tile of a row of tiles: differs from rec (detect)
-	state      []uint8  // per tile: tileState
-	bg         []uint32 // per tile: background colour (markable tiles)
-	few        []bool   // per tile: at most maxPalette colours
-	thash      []uint64 // per tile: hash of cur (dirty, not lossy tiles)
-	slot       []int32  // per tile: cache slot of a hit
-	dirty      []int32  // tiles to code, raster order
-	stamp      []uint16 // per pixel: mark labelling (16 bits: half the memory traffic; cleared when gen wraps)
-	gen        uint16
-	cc         colorCounter
-	pal        []uint32
-	comp       []int32
-	floodQueue []int32
-	cands      []markCand
-	learn      []markCand       // marks learnt from the framebuffer
-	candCount  map[uint64]int32 // new shapes by hash: occurrences this update
-	candPix    []uint32
-	scaled     []byte
-	copyTmp    []uint32
-	motion     motionScratch
-	lossyBuf   bytes.Buffer
+	sec       [numSections]wbuf
+	changed   []bool   // per tile: raw input changed
+	diff      []bool   // per tile of a row of tiles: differs from rec (detect)
+	state     []uint8  // per tile: tileState
+	bg        []uint32 // per tile: background colour (markable tiles)
+	few       []bool   // per tile: at most maxPalette colours
+	thash     []uint64 // per tile: hash of cur (dirty, not lossy tiles)
+	slot      []int32  // per tile: cache slot of a hit
+	dirty     []int32  // tiles to code, raster order
+	cc        colorCounter
+	pal       []uint32
+	runs      []markRun // mark labelling (label.go)
+	shapes    []int32   // roots of the shapes that may be marks, in seed order
+	shapeOf   []int32   // per run: its shape+1, 0 none
+	shapeAt   []int32   // per shape: where its runs start in shapeRuns
+	shapeRuns []int32
+	shapeFill []int32
+	cands     []markCand
+	learn     []markCand       // marks learnt from the framebuffer
+	candCount map[uint64]int32 // new shapes by hash: occurrences this update
+	candPix   []uint32
+	scaled    []byte
+	copyTmp   []uint32
+	motion    motionScratch
+	lossyBuf  bytes.Buffer
 
 	stats Stats
 }
@@ -169,13 +171,11 @@ func (e *Encoder) setSize(w, h int) {
 	e.raw = make([]byte, w*h*4)
 	e.cur = make([]uint32, w*h)
 	e.rec = make([]uint32, w*h)
-	e.stamp = make([]uint16, w*h)
 	// The copy runs of one frame cover each tile at most once, so a
 	// frame-sized scratch holds their pixels without growing mid-frame
 	// (growth by doubling allocated and copied about 11 MB on a 1080p
 	// scroll frame). Untouched pages cost nothing until a copy uses them.
 	e.copyTmp = make([]uint32, 0, w*h)
-	e.gen = 0
 	n := e.tw * e.th
 	e.changed = make([]bool, n)
 	e.diff = make([]bool, e.tw)

@@ -40,32 +40,9 @@ func markAreaBudget(w, h int) int { return 16 * w * h }
 // secMarkPx, and paints them into the model of the decoder's
 // framebuffer, so the tile coder finds their pixels already in place.
 func (e *Encoder) codeMarks() {
-	e.gen += 2
-	if e.gen < 2 {
-		clear(e.stamp)
-		e.gen = 2
-	}
 	e.cands = e.cands[:0]
 	e.candPix = e.candPix[:0]
-	key, gen := e.key, e.gen
-	for _, t := range e.dirty {
-		bg := e.bg[t]
-		if e.state[t] != stCoded || bg == 0 {
-			continue
-		}
-		off, w, h := e.tileRect(int(t))
-		for y := 0; y < h; y++ {
-			o := off + y*e.w
-			// The rows in locals: flood writes stamps, never the slices.
-			cur := e.cur[o : o+w]
-			rec, stamp := e.rec[o : o+w][:len(cur)], e.stamp[o : o+w][:len(cur)]
-			for x, p := range cur {
-				if p != bg && (p != rec[x] || key) && stamp[x] < gen {
-					e.flood(o+x, bg)
-				}
-			}
-		}
-	}
+	e.labelMarks()
 	slices.SortFunc(e.cands, func(a, b markCand) int {
 		if d := (a.y + a.h) - (b.y + b.h); d != 0 {
 			return d
@@ -169,106 +146,6 @@ func (e *Encoder) codeMarks() {
 			}
 		}
 	}
-}
-
-// flood labels the shape of non-background pixels around seed and keeps
-// it as a mark candidate if it qualifies: the pixels 8-connected to seed
-// that differ from bg and lie in coded tiles of the same background.
-//
-// It fills by runs: a run of such pixels along a row is taken whole,
-// then the row above and the row below are scanned from one pixel left
-// of it to one pixel right, and each new run found there is queued by
-// its first pixel. Each pixel is looked at about three times, not eight.
-func (e *Encoder) flood(seed int, bg uint32) {
-	// The shape's pixels as x | y<<16: no division by the screen width.
-	sx, sy := seed%e.w, seed/e.w
-	comp := append(e.comp[:0], int32(sx|sy<<16))
-	e.stamp[seed] = e.gen
-	x0, y0 := sx, sy
-	x1, y1 := x0, y0
-	// kept counts the pixels the framebuffer already has. The seed is
-	// not one (codeMarks seeds only at changed pixels, or anywhere in a
-	// keyframe), so every shape holds a changed pixel.
-	kept := 0
-	cur, rec, stamp, gen, key := e.cur, e.rec, e.stamp, e.gen, e.key
-	state, tbg, tw := e.state, e.bg, e.tw
-	sw, sh := e.w, e.h
-	// in reports whether the pixel at x, y (at q) belongs to the shape
-	// and has not been taken yet.
-	in := func(x, y, q int) bool {
-		if cur[q] == bg || stamp[q] >= gen {
-			return false
-		}
-		t := int(uint(y)/tileSize)*tw + int(uint(x)/tileSize)
-		return state[t] == stCoded && tbg[t] == bg
-	}
-	// take adds a pixel to the shape, its box and its counts.
-	take := func(x, y, q int) {
-		stamp[q] = gen
-		comp = append(comp, int32(x|y<<16))
-		x0, x1, y0, y1 = min(x0, x), max(x1, x), min(y0, y), max(y1, y)
-		if cur[q] == rec[q] && !key {
-			kept++
-		}
-	}
-	// Queued: taken pixels whose runs are still to be taken whole.
-	queue := append(e.floodQueue[:0], int32(sx|sy<<16))
-	for len(queue) > 0 {
-		c := queue[len(queue)-1]
-		queue = queue[:len(queue)-1]
-		x, y := int(c&0xffff), int(c>>16)
-		row := y * sw
-		xa := x
-		for xa > 0 && in(xa-1, y, row+xa-1) {
-			xa--
-			take(xa, y, row+xa)
-		}
-		xb := x
-		for xb+1 < sw && in(xb+1, y, row+xb+1) {
-			xb++
-			take(xb, y, row+xb)
-		}
-		xa, xb = max(xa-1, 0), min(xb+1, sw-1)
-		for _, ny := range [2]int{y - 1, y + 1} {
-			if ny < 0 || ny >= sh {
-				continue
-			}
-			nrow := ny * sw
-			for nx := xa; nx <= xb; nx++ {
-				if !in(nx, ny, nrow+nx) {
-					continue
-				}
-				take(nx, ny, nrow+nx)
-				queue = append(queue, int32(nx|ny<<16))
-				// The rest of this run is taken from its first pixel.
-				for nx+1 <= xb && in(nx+1, ny, nrow+nx+1) {
-					nx++
-				}
-			}
-		}
-	}
-	e.floodQueue = queue
-	e.comp = comp
-	w, h := x1-x0+1, y1-y0+1
-	if len(comp) < minMarkPixels || w > maxMarkSide || h > maxMarkSide {
-		return
-	}
-	off := len(e.candPix)
-	e.candPix = slices.Grow(e.candPix, w*h)[:off+w*h]
-	pix := e.candPix[off:]
-	clear(pix)
-	e.cc.reset()
-	for _, c := range comp {
-		x, y := int(c&0xffff), int(c>>16)
-		v := e.cur[y*e.w+x]
-		if !e.cc.add(v) {
-			e.candPix = e.candPix[:off]
-			return
-		}
-		pix[(y-y0)*w+x-x0] = v
-	}
-	hs := hashPix(uint64(w<<8|h)*0x9E3779B97F4A7C15, pix)
-	e.cands = append(e.cands, markCand{x0, y0, w, h, off, hs, kept*2 >= len(comp), bg})
 }
 
 // learnable reports whether the decoder, cutting c's box out of its
