@@ -199,7 +199,7 @@ func TestLabelMarksMatchesFlood(t *testing.T) {
 	e := NewEncoder(EncoderOptions{})
 	shapes := 0
 	for round := range 40 {
-		w, h := 16*(3+rng.IntN(6)), 16*(2+rng.IntN(5))
+		w, h := 16*(3+rng.IntN(6))+rng.IntN(16), 16*(2+rng.IntN(5))+rng.IntN(16)
 		e.setSize(w, h)
 		e.key = round%3 == 0
 		bgs := []uint32{rgb(255, 255, 255), rgb(30, 30, 30)}
