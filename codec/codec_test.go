@@ -464,7 +464,7 @@ func TestDecoderErrors(t *testing.T) {
 	}{
 		{"empty", nil, ErrCorrupt},
 		{"bad version", []byte{0x02}, ErrCorrupt},
-		{"unknown flag", []byte{0x41}, ErrCorrupt},
+		{"two save flags", []byte{version | flagSavePush | flagSaveRepl}, ErrCorrupt},
 		{"delta before keyframe", delta, ErrNeedKeyframe},
 		{"keyframe without payload", []byte{version | flagKeyframe, 64, 48, 1, 1, 0x80, 0x20}, ErrCorrupt},
 		{"screen too large", append([]byte{version | flagKeyframe | flagPayload}, 0x80, 0x80, 0x01, 0x10, 1, 1, 0x80, 0x20), ErrLimit},

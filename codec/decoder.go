@@ -38,9 +38,12 @@ type Decoder struct {
 
 	copies  []copyRun
 	copyTmp []uint32
-	coded   []int32
-	rects   []Rect
-	markPix []uint32
+	// The reference screens (refs.go) and the copies from them.
+	refs      refStore
+	refCopies []refCopy
+	coded     []int32
+	rects     []Rect
+	markPix   []uint32
 	// Of the update being decoded: the learnt marks to read after the
 	// tiles, and what is left of the marks' area budget.
 	nLearnt, markBudget int
@@ -89,8 +92,12 @@ func (d *Decoder) decode(update []byte) ([]Rect, error) {
 		return nil, corruptf("empty update")
 	}
 	flags := update[0]
-	if flags&0x0f != version || flags&^byte(0x0f|flagKeyframe|flagPayload) != 0 {
+	if flags&0x0f != version || flags&^byte(0x0f|flagKeyframe|flagPayload|flagSavePush|flagSaveRepl) != 0 {
 		return nil, corruptf("unknown version or flags %#x", flags)
+	}
+	save := flags & (flagSavePush | flagSaveRepl)
+	if save == flagSavePush|flagSaveRepl || save != 0 && flags&flagKeyframe != 0 {
+		return nil, corruptf("bad save flags %#x", flags)
 	}
 	r := rbuf{b: update, off: 1, sec: "header"}
 	key := flags&flagKeyframe != 0
@@ -105,6 +112,10 @@ func (d *Decoder) decode(update []byte) ([]Rect, error) {
 		d.rects = append(d.rects, Rect{0, 0, d.w, d.h})
 	} else if !d.synced {
 		return nil, ErrNeedKeyframe
+	}
+	if save != 0 {
+		// The framebuffer as it stands before this update.
+		d.refs.save(d.pix, save == flagSavePush)
 	}
 	if flags&flagPayload == 0 {
 		if r.off != len(update) {
@@ -170,6 +181,7 @@ func (d *Decoder) keyframe(r *rbuf) error {
 	d.mm.reset()
 	d.pm.reset()
 	d.tmm.reset()
+	d.refs.reset()
 	d.synced = false
 	return nil
 }
@@ -177,6 +189,9 @@ func (d *Decoder) keyframe(r *rbuf) error {
 // apply performs the sections of one update on the framebuffer.
 func (d *Decoder) apply(secs *[numSections]rbuf) error {
 	if err := d.applyCopies(&secs[secOps]); err != nil {
+		return err
+	}
+	if err := d.applyRefCopies(&secs[secOps]); err != nil {
 		return err
 	}
 	if err := d.applyLossy(&secs[secLossy]); err != nil {

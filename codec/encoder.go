@@ -46,6 +46,21 @@ type Encoder struct {
 	// pixCoding: pixel tiles have been coded into prc this update.
 	pixCoding bool
 
+	// Reference screens (refs.go): idle counts the empty updates in a
+	// row, since the tiles changed since the last save (touched of them).
+	refs      refStore
+	refIdx    [numRefs]refIndex // by slot
+	idle      int
+	since     []bool
+	touched   int
+	refRanked []refVec
+	refSigs   []sigEntry
+	refSample []sigEntry
+	refLeft   []bool   // per tile (findRefMotion)
+	refMask   []uint16 // per tile: displacements it voted for (findRefMotion)
+	refHits   []refHit
+	refCopies []refCopy
+
 	ent *streamEncoder
 
 	// Per-frame scratch.
@@ -95,6 +110,9 @@ type Stats struct {
 	Copies, MarksNew, MarksRef int64
 	// MarksLearnt counts marks the decoder cut from its framebuffer.
 	MarksLearnt int64
+	// RefSaves counts the screens saved as references, RefCopies the
+	// copy rects from them and TilesRefCopied the tiles those explain.
+	RefSaves, RefCopies, TilesRefCopied int64
 }
 
 // SectionNames names Stats.SectionBytes' entries.
@@ -184,6 +202,9 @@ func (e *Encoder) setSize(w, h int) {
 	e.few = make([]bool, n)
 	e.thash = make([]uint64, n)
 	e.slot = make([]int32, n)
+	e.since = make([]bool, n)
+	e.refLeft = make([]bool, n)
+	e.refMask = make([]uint16, n)
 }
 
 // reset puts the encoder's model of the decoder where a keyframe puts the
@@ -203,6 +224,9 @@ func (e *Encoder) reset() {
 	e.pm.reset()
 	e.tmm.reset()
 	e.ent.reset()
+	e.refs.reset()
+	clear(e.since)
+	e.touched, e.idle = 0, 0
 }
 
 // Encode appends to dst the update that takes the decoder from the
@@ -232,12 +256,18 @@ func (e *Encoder) Encode(dst []byte, f Frame) ([]byte, error) {
 	if len(e.dirty) == 0 && !key {
 		e.stats.EmptyUpdates++
 		e.stats.Bytes++
-		return append(dst, version), nil
+		save := e.saveRefs()
+		if save != 0 {
+			e.stats.RefSaves++
+		}
+		return append(dst, version|save), nil
 	}
+	e.noteChanged()
 	for i := range e.sec {
 		e.sec[i].b = e.sec[i].b[:0]
 	}
 	e.findMotion()
+	e.findRefMotion()
 	e.classify()
 	e.codeLossy()
 	e.codeMarks()

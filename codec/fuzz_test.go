@@ -116,6 +116,8 @@ func FuzzApply(f *testing.F) {
 		if err := d.applyJoined(raws[0]); err != nil {
 			t.Fatal(err)
 		}
+		// A reference screen, for copies from it to reach their checks.
+		d.refs.save(d.pix, true)
 		d.rects = d.rects[:0]
 		d.applyJoined(raw)
 		for _, r := range d.rects {

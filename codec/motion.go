@@ -136,6 +136,7 @@ func (e *Encoder) findMotion() {
 	m := &e.motion
 	if len(e.dirty) < minMotionTiles || e.key {
 		// A keyframe's old framebuffer is black: nothing to copy.
+		m.sigs = m.sigs[:0] // findRefMotion reads them
 		ops.uvarint(0)
 		return
 	}

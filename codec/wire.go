@@ -7,6 +7,9 @@ import "encoding/binary"
 //
 //	update   = flags:byte [keyframe] [payload]
 //	flags    = version (low 4 bits, 1) | 0x10 keyframe | 0x20 has payload
+//	           | 0x40 save the framebuffer as a new reference screen
+//	           | 0x80 save it over the newest one (refs.go; before the
+//	           update is applied, not with 0x10, not both)
 //	keyframe = width height cacheTiles markSlots markPixels
 //	payload  = streams (entropy.go): a mask of the zstd streams used,
 //	           each one's raw and compressed length, their blocks
@@ -18,7 +21,9 @@ import "encoding/binary"
 // literal coder sees homogeneous statistics:
 //
 //	raw      = len(section) for each section of the stream, the sections
-//	secOps   : ncopies, ncopies x (x y w h s:dx s:dy)   (tile units)
+//	secOps   : ncopies, ncopies x (x y w h s:dx s:dy)   (tile units),
+//	           then, once a reference screen is held (refs.go),
+//	           nref, nref x (ref x y w h s:dx s:dy)
 //	secTiles : ntiles, then for each coded tile skip (tiles passed over)
 //	           and mode, range coded (tilemap.go)
 //	secPixels: pixel tiles, range coded (pixelcoder.go)
@@ -33,8 +38,9 @@ import "encoding/binary"
 //	secCache : cache-hit slots of the cache tiles in tile order, each as
 //	           s:(slot - previous slot - 1)
 //
-// Decoding order: copies (all sources read before any destination is
-// written), lossy rects, marks in order, tiles in raster order (cache
+// Decoding order: a save of the framebuffer as a reference screen,
+// copies (all sources read before any destination is written), copies
+// from reference screens, lossy rects, marks in order, tiles in raster order (cache
 // hits read the cache as it was before this update; pixel tiles are coded
 // against the framebuffer as it stands when they are reached), the
 // learnt marks (cut from the framebuffer, background transparent) enter

@@ -628,6 +628,7 @@ func printStats(w io.Writer, r traceResult) {
 	fmt.Fprintf(w, "  tiles: %d changed, %d copied (%d rects), %d cache hits, %d pixel, %d photo, %d lossy, %d marks only\n",
 		s.TilesChanged, s.TilesCopied, s.Copies, s.TilesCached, s.TilesPixels, s.TilesPhoto, s.TilesLossy, s.TilesKept)
 	fmt.Fprintf(w, "  marks: %d new, %d references, %d learnt from the framebuffer\n", s.MarksNew, s.MarksRef, s.MarksLearnt)
+	fmt.Fprintf(w, "  reference screens: %d saved, %d tiles copied from them (%d rects)\n", s.RefSaves, s.TilesRefCopied, s.RefCopies)
 	var parts []string
 	for i, b := range s.SectionBytes {
 		parts = append(parts, fmt.Sprintf("%s %d", codec.SectionNames[i], b))
