@@ -58,6 +58,7 @@ type Encoder struct {
 	refSample []sigEntry
 	refLeft   []bool   // per tile (findRefMotion)
 	refMask   []uint16 // per tile: displacements it voted for (findRefMotion)
+	refFull   []int32  // per tile: displacement+1 of a full match (findRefMotion)
 	refHits   []refHit
 	refCopies []refCopy
 
@@ -205,6 +206,7 @@ func (e *Encoder) setSize(w, h int) {
 	e.since = make([]bool, n)
 	e.refLeft = make([]bool, n)
 	e.refMask = make([]uint16, n)
+	e.refFull = make([]int32, n)
 }
 
 // reset puts the encoder's model of the decoder where a keyframe puts the

@@ -309,6 +309,54 @@ func (e *Encoder) findRefMotion() {
 			m.vecOf[i] = 0
 		}
 	}
+	if !slices.ContainsFunc(m.vecOf, func(k int32) bool { return k != 0 }) {
+		ops.uvarint(0)
+		return
+	}
+	// Tiles next to a copied one that no displacement explains fully
+	// (the edge of the returning region, something drawn over it) take
+	// the neighbour's copy if it explains more of their pixels than
+	// leaving them in place: the residual coder sends the rest.
+	full := e.refFull
+	for i, k := range m.vecOf {
+		full[e.dirty[i]] = k
+	}
+	m.partial = slices.Grow(m.partial[:0], len(e.dirty))[:len(e.dirty)]
+	for i, t := range e.dirty {
+		m.partial[i] = false
+		if m.vecOf[i] != 0 {
+			continue
+		}
+		tx, ty := int(t)%e.tw, int(t)/e.tw
+		var tried [8]int32
+		nt := 0
+		for dy := -1; dy <= 1; dy++ {
+			for dx := -1; dx <= 1; dx++ {
+				nx, ny := tx+dx, ty+dy
+				if nx < 0 || ny < 0 || nx >= e.tw || ny >= e.th {
+					continue
+				}
+				if k := full[ny*e.tw+nx]; k != 0 && !slices.Contains(tried[:nt], k) {
+					tried[nt] = k
+					nt++
+				}
+			}
+		}
+		best, bk := minPartialMatch, int32(0)
+		for _, k := range tried[:nt] {
+			rv := e.refRanked[k-1]
+			if n := e.matchCountIn(e.refs.get(int(rv.ref)), int(t), rv.v, best); n > best {
+				best, bk = n, k
+			}
+		}
+		if bk != 0 && e.matchCount(int(t), vec{}, best-1) < best {
+			m.vecOf[i] = bk
+			m.partial[i] = true
+		}
+	}
+	for _, t := range e.dirty {
+		full[t] = 0
+	}
 	// Runs per tile row, merged with runs of the same span and vector in
 	// the rows below.
 	e.refCopies = e.refCopies[:0]
@@ -340,7 +388,9 @@ func (e *Encoder) findRefMotion() {
 			open = append(open, run)
 		}
 		for k := i; k < j; k++ {
-			e.state[e.dirty[k]] = stCopied
+			if !m.partial[k] {
+				e.state[e.dirty[k]] = stCopied
+			}
 		}
 		i = j
 	}
@@ -552,4 +602,31 @@ func (ix *refIndex) vote(votes *voteTable, sigs []sigEntry, hits []refHit) []ref
 		}
 	}
 	return hits
+}
+
+// matchCountIn counts the pixels of tile t of cur that equal src
+// displaced by v, as matchCount does for the framebuffer.
+func (e *Encoder) matchCountIn(src []uint32, t int, v vec, floor int) int {
+	x0, y0, w, h := e.tileBox(t)
+	off := y0*e.w + x0
+	x, y := x0+int(v.dx), y0+int(v.dy)
+	if x < 0 || y < 0 || x+w > e.w || y+h > e.h {
+		return -1
+	}
+	so := y*e.w + x
+	n := 0
+	for r := 0; r < h; r++ {
+		a, b := e.cur[off+r*e.w:off+r*e.w+w], src[so+r*e.w:so+r*e.w+w]
+		if w == tileSize {
+			n += equalCount16((*[tileSize]uint32)(a), (*[tileSize]uint32)(b))
+		} else {
+			for i := range a {
+				n += b2i(a[i] == b[i])
+			}
+		}
+		if n+(h-r-1)*w <= floor {
+			return n
+		}
+	}
+	return n
 }

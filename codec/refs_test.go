@@ -109,6 +109,9 @@ func TestRefScreensSendReturningContent(t *testing.T) {
 	back := newScreen(640, 480, 21)
 	page(back, 0)
 	copy(back.pix[5*back.w:], a.pix[:len(a.pix)-5*a.w])
+	// Something drawn over part of it: the tiles it crosses take the
+	// copy for the pixels it explains (partial copies).
+	back.fill(203, 101, 5, 40, rgb(200, 0, 0))
 	before := p.enc.Stats().TilesRefCopied
 	n := p.exact(back, "page A back")
 	copied := p.enc.Stats().TilesRefCopied - before
