@@ -730,6 +730,11 @@ func (s *Session) quality(m *proto.Quality) {
 	}
 }
 
+// stillAfter is how long the screen must stand still before the encoder
+// keeps it as a reference screen (codec.Encoder.Still): a page being
+// read, not a pause in an animation.
+const stillAfter = 300 * time.Millisecond
+
 // sendScreen is the screen pipeline (see the top of this file).
 func (s *Session) sendScreen(ctx context.Context) error {
 	frag := proto.NewFragmenter(proto.StreamScreen, 0)
@@ -780,6 +785,11 @@ func (s *Session) sendScreen(ctx context.Context) error {
 		}
 		resetTimer(timer, interval) // the next look, if nothing else wakes us
 		if len(changed) == 0 && !key {
+			if now.Sub(last) >= stillAfter {
+				// The screen a user stopped at: the encoder keeps it
+				// as a reference for content that comes back.
+				enc.Still()
+			}
 			continue
 		}
 		if key {

@@ -50,6 +50,7 @@ type Encoder struct {
 	// row, since the tiles changed since the last save (touched of them).
 	refs      refStore
 	refIdx    [numRefs]refIndex // by slot
+	saveFlag  byte              // of the next update: the decoder saves its screen (refs.go)
 	idle      int
 	since     []bool
 	touched   int
@@ -228,7 +229,7 @@ func (e *Encoder) reset() {
 	e.ent.reset()
 	e.refs.reset()
 	clear(e.since)
-	e.touched, e.idle = 0, 0
+	e.touched, e.idle, e.saveFlag = 0, 0, 0
 }
 
 // Encode appends to dst the update that takes the decoder from the
@@ -258,11 +259,10 @@ func (e *Encoder) Encode(dst []byte, f Frame) ([]byte, error) {
 	if len(e.dirty) == 0 && !key {
 		e.stats.EmptyUpdates++
 		e.stats.Bytes++
-		save := e.saveRefs()
-		if save != 0 {
-			e.stats.RefSaves++
+		if e.idle++; e.idle == settleUpdates {
+			e.Still()
 		}
-		return append(dst, version|save), nil
+		return append(dst, version), nil
 	}
 	e.noteChanged()
 	for i := range e.sec {
@@ -282,7 +282,10 @@ func (e *Encoder) Encode(dst []byte, f Frame) ([]byte, error) {
 	flags := byte(version | flagPayload)
 	if key {
 		flags |= flagKeyframe
+	} else {
+		flags |= e.saveFlag // a screen saved since the last update
 	}
+	e.saveFlag = 0
 	dst = append(dst, flags)
 	if key {
 		dst = binary.AppendUvarint(dst, uint64(e.w))

@@ -12,9 +12,12 @@ import (
 // the motion search (previous screen only) and the tile cache (16x16
 // tiles at their old grid positions) cannot see.
 //
-// The encoder decides when to save: at the settleUpdates-th empty update
-// in a row, if the screen changed since the last save. An update's flags
-// say "save the framebuffer as it stands before this update" either as a
+// The encoder decides when to save (Still): at the settleUpdates-th
+// empty update in a row, or when its caller says the screen stood
+// still, if the screen changed since the last save. The next update
+// that is not empty carries the save in its flags (empty updates may be
+// dropped by the caller): "save the framebuffer as it stands before
+// this update" either as a
 // new reference (flagSavePush: the oldest is dropped) or in place of the
 // newest (flagSaveRepl: the screen changed only a little since, like a
 // blinking caret or a typed word, and the older reference is worth more
@@ -114,13 +117,18 @@ func applyRefCopies(fb []uint32, w, h int, refs *refStore, cs []refCopy) {
 	}
 }
 
-// saveRefs decides, on an empty update, whether the screen has stood
-// still long enough to become a reference, saves it and returns the
-// update's flag (0: no save).
-func (e *Encoder) saveRefs() byte {
-	e.idle++
-	if e.idle != settleUpdates || e.touched == 0 {
-		return 0
+// Still tells the encoder that the screen has not changed for a while
+// (a few tenths of a second): if it changed since the last time, it
+// becomes a reference screen. Encode calls it itself at the
+// settleUpdates-th empty update in a row; a caller that does not call
+// Encode while nothing changes (and may drop empty updates) calls it
+// when the screen has stood still. The work (a copy of the screen and
+// its index) is done now; the decoder is told with the next update
+// that is not empty, and saves its framebuffer, which has not changed
+// since, before applying it.
+func (e *Encoder) Still() {
+	if !e.started || e.touched == 0 || e.saveFlag != 0 {
+		return
 	}
 	// Less than an eighth of the screen changed since the newest
 	// reference: the same screen, refresh it in place.
@@ -128,10 +136,11 @@ func (e *Encoder) saveRefs() byte {
 	e.refIdx[e.refs.save(e.rec, push)].build(e.rec, e.w, e.h)
 	clear(e.since)
 	e.touched = 0
+	e.saveFlag = flagSaveRepl
 	if push {
-		return flagSavePush
+		e.saveFlag = flagSavePush
 	}
-	return flagSaveRepl
+	e.stats.RefSaves++
 }
 
 // noteChanged records the dirty tiles as changed since the last save.

@@ -98,12 +98,17 @@ func TestRefScreensSendReturningContent(t *testing.T) {
 		}
 	}
 	idle(a, "page A still")
-	if st := p.enc.Stats(); st.RefSaves != 1 || p.dec.refs.n != 1 {
-		t.Fatalf("after page A stood still: %d saves, decoder holds %d references", st.RefSaves, p.dec.refs.n)
+	// The encoder saved the screen; the decoder learns it with the next
+	// update that is not empty.
+	if st := p.enc.Stats(); st.RefSaves != 1 || p.enc.refs.n != 1 || p.dec.refs.n != 0 {
+		t.Fatalf("after page A stood still: %d saves, %d and %d references", st.RefSaves, p.enc.refs.n, p.dec.refs.n)
 	}
 	b := newScreen(640, 480, 22)
 	page(b, 1000)
 	p.exact(b, "page B")
+	if p.dec.refs.n != 1 || !equalU32(p.dec.refs.get(0), p.enc.refs.get(0)) {
+		t.Fatalf("after page B: decoder holds %d references", p.dec.refs.n)
+	}
 	idle(b, "page B still")
 	// Page A comes back 5 rows lower: no tile of it is where it was.
 	back := newScreen(640, 480, 21)
@@ -125,6 +130,8 @@ func TestRefScreensSendReturningContent(t *testing.T) {
 	back.fill(100, 100, 2, 12, rgb(0, 0, 0))
 	p.exact(back, "caret")
 	idle(back, "caret still")
+	back.fill(100, 100, 2, 12, 0xFFFFFFFF)
+	p.exact(back, "caret off")
 	if st := p.enc.Stats(); st.RefSaves != saves+2 || p.dec.refs.n != 2 {
 		t.Errorf("after a caret: %d saves (want %d), %d references", st.RefSaves, saves+2, p.dec.refs.n)
 	}
@@ -182,6 +189,50 @@ func TestRefCopyErrors(t *testing.T) {
 	for _, flags := range []byte{version | flagSavePush | flagSaveRepl, version | flagKeyframe | flagPayload | flagSavePush} {
 		if _, err := NewDecoder(DecoderOptions{}).Decode([]byte{flags}); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("flags %#x: %v, want ErrCorrupt", flags, err)
+		}
+	}
+}
+
+// TestRefScreensStillWithoutEmptyUpdates drives the encoder as the agent
+// does: no Encode while the screen does not change (Still instead), and
+// empty updates never sent.
+func TestRefScreensStillWithoutEmptyUpdates(t *testing.T) {
+	enc, dec := NewEncoder(EncoderOptions{}), NewDecoder(DecoderOptions{})
+	send := func(s *screen, what string) int {
+		t.Helper()
+		u, err := enc.Encode(nil, s.frame(BGRA))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(u) == 1 {
+			return 1 // dropped, as the agent does
+		}
+		if _, err := dec.Decode(u); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if x, y, ok := s.equalsImage(dec.Framebuffer()); !ok {
+			t.Fatalf("%s: decoded screen differs at %d,%d", what, x, y)
+		}
+		return len(u)
+	}
+	a := newScreen(640, 480, 31)
+	page(a, 0)
+	key := send(a, "page A")
+	enc.Still()
+	enc.Still() // nothing changed since: no second save
+	b := newScreen(640, 480, 32)
+	page(b, 500)
+	send(b, "page B")
+	send(b, "page B again") // an empty update, dropped
+	enc.Still()
+	before := enc.Stats().TilesRefCopied
+	n := send(a, "page A again")
+	if st := enc.Stats(); st.RefSaves != 2 || st.TilesRefCopied-before < 900 || n*20 > key {
+		t.Errorf("page A again: %d saves, %d tiles copied from references, %d bytes (keyframe %d)", st.RefSaves, st.TilesRefCopied-before, n, key)
+	}
+	for i := range enc.refs.n {
+		if !equalU32(enc.refs.get(i), dec.refs.get(i)) {
+			t.Errorf("reference %d differs between encoder and decoder", i)
 		}
 	}
 }
