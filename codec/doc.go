@@ -6,7 +6,10 @@
 // An Encoder keeps the previous frame and a model of the decoder's
 // framebuffer. Each Encode compares the new frame with the previous one
 // row by row, then per 16x16 tile; finds copies (scrolls, moved windows)
-// by hashing rows of 16 pixels; looks changed tiles up in a tile cache;
+// by hashing rows of 16 pixels, from the previous screen and from the
+// last two screens that stood still (reference screens both ends keep,
+// for content that comes back at any offset: a page scrolled back to, a
+// tab switched back to); looks changed tiles up in a tile cache;
 // cuts marks (connected shapes on a uniform background) and sends each new
 // one once into a dictionary both ends keep in step; codes what is left as
 // pixel tiles (range coded against the framebuffer under a context
