@@ -219,31 +219,44 @@ func (d *Decoder) apply(secs *[numSections]rbuf) error {
 	return nil
 }
 
+// readCopy reads copy rect i (what: "copy", "reference copy"): x y w h
+// in tiles, dx dy in pixels, the source inside the screen, their area
+// counted in area (at most the screen's); and adds its rect to the
+// update's. A short read leaves r.err.
+func (d *Decoder) readCopy(r *rbuf, i int, what string, area *int) (copyRun, error) {
+	x := r.intn(d.tw-1, what+" x")
+	y := r.intn(d.th-1, what+" y")
+	w := r.intn(d.tw-x, what+" width")
+	h := r.intn(d.th-y, what+" height")
+	dx := r.sint(d.w, what+" dx")
+	dy := r.sint(d.h, what+" dy")
+	if r.err != nil {
+		return copyRun{}, nil
+	}
+	x0, y0 := x*tileSize, y*tileSize
+	x1, y1 := min((x+w)*tileSize, d.w), min((y+h)*tileSize, d.h)
+	if w == 0 || h == 0 || x0+dx < 0 || y0+dy < 0 || x1+dx > d.w || y1+dy > d.h {
+		return copyRun{}, corruptf("%s %d: source outside the screen", what, i)
+	}
+	if *area += (x1 - x0) * (y1 - y0); *area > d.w*d.h {
+		return copyRun{}, corruptf("%ss cover more than the screen", what)
+	}
+	d.rects = append(d.rects, Rect{x0, y0, x1 - x0, y1 - y0})
+	return copyRun{int32(x), int32(x + w), int32(y), int32(y + h), vec{int32(dx), int32(dy)}}, nil
+}
+
 func (d *Decoder) applyCopies(r *rbuf) error {
 	n := r.intn(d.tw*d.th, "copy count")
 	d.copies = d.copies[:0]
 	area := 0
 	for i := 0; i < n && r.err == nil; i++ {
-		x := r.intn(d.tw-1, "copy x")
-		y := r.intn(d.th-1, "copy y")
-		w := r.intn(d.tw-x, "copy width")
-		h := r.intn(d.th-y, "copy height")
-		dx := r.sint(d.w, "copy dx")
-		dy := r.sint(d.h, "copy dy")
-		if r.err != nil {
-			break
+		c, err := d.readCopy(r, i, "copy", &area)
+		if err != nil {
+			return err
 		}
-		c := copyRun{int32(x), int32(x + w), int32(y), int32(y + h), vec{int32(dx), int32(dy)}}
-		x0, y0 := x*tileSize, y*tileSize
-		x1, y1 := min((x+w)*tileSize, d.w), min((y+h)*tileSize, d.h)
-		if w == 0 || h == 0 || x0+dx < 0 || y0+dy < 0 || x1+dx > d.w || y1+dy > d.h {
-			return corruptf("copy %d: source outside the screen", i)
+		if r.err == nil {
+			d.copies = append(d.copies, c)
 		}
-		if area += (x1 - x0) * (y1 - y0); area > d.w*d.h {
-			return corruptf("copies cover more than the screen")
-		}
-		d.copies = append(d.copies, c)
-		d.rects = append(d.rects, Rect{x0, y0, x1 - x0, y1 - y0})
 	}
 	if r.err != nil {
 		return r.err

@@ -67,7 +67,7 @@ type motionScratch struct {
 	partial []bool  // per dirty index: the copy explains only part of it
 	full    []int32 // per tile: vector+1 of a full match (during findMotion)
 	runs    []copyRun
-	open    []copyRun
+	rects   []vecRect
 	copies  []copyRun
 }
 
@@ -383,64 +383,86 @@ scan:
 	for _, t := range e.dirty {
 		m.full[t] = 0
 	}
-	// Merge matched tiles into rects: runs per tile row, then runs with
-	// the same span and vector in consecutive rows.
+	m.rects = e.vecRects(m.vecOf, m.partial, m.rects[:0])
 	m.copies = m.copies[:0]
-	m.open = m.open[:0]
+	for _, r := range m.rects {
+		m.copies = append(m.copies, copyRun{r.x0, r.x1, r.y0, r.y1, m.ranked[r.vi-1]})
+	}
+	ops.uvarint(uint64(len(m.copies)))
+	for _, c := range m.copies {
+		ops.copyRect(c)
+	}
+	e.copyTmp = applyCopies(e.rec, e.w, e.h, m.copies, e.copyTmp)
+	e.stats.Copies += int64(len(m.copies))
+	e.dropCopied(&e.stats.TilesCopied)
+}
+
+// vecRect is a rect of tiles (x0..x1, y0..y1 exclusive) that all take
+// displacement vi (an index+1 into the caller's list).
+type vecRect struct{ x0, x1, y0, y1, vi int32 }
+
+// vecRects merges the dirty tiles that take a displacement (vecOf, per
+// dirty index: index+1, 0 none) into rects, appended to out: runs per
+// tile row, then runs of the same span and displacement in consecutive
+// rows. The tiles a copy explains whole (not partial) become stCopied.
+func (e *Encoder) vecRects(vecOf []int32, partial []bool, out []vecRect) []vecRect {
 	for i := 0; i < len(e.dirty); {
-		vi := m.vecOf[i]
+		vi := vecOf[i]
 		if vi == 0 {
 			i++
 			continue
 		}
 		t := e.dirty[i]
 		j := i + 1
-		for j < len(e.dirty) && e.dirty[j] == e.dirty[j-1]+1 && e.dirty[j]%int32(e.tw) != 0 && m.vecOf[j] == vi {
+		for j < len(e.dirty) && e.dirty[j] == e.dirty[j-1]+1 && e.dirty[j]%int32(e.tw) != 0 && vecOf[j] == vi {
 			j++
 		}
 		tx, ty := t%int32(e.tw), t/int32(e.tw)
-		run := copyRun{tx, tx + int32(j-i), ty, ty + 1, m.ranked[vi-1]}
+		run := vecRect{tx, tx + int32(j-i), ty, ty + 1, vi}
 		merged := false
-		for k := range m.open {
-			o := &m.open[k]
-			if o.y1 == ty && o.x0 == run.x0 && o.x1 == run.x1 && o.v == run.v {
+		for k := range out {
+			if o := &out[k]; o.y1 == ty && o.x0 == run.x0 && o.x1 == run.x1 && o.vi == vi {
 				o.y1++
 				merged = true
 				break
 			}
 		}
 		if !merged {
-			m.open = append(m.open, run)
+			out = append(out, run)
 		}
 		for k := i; k < j; k++ {
-			if !m.partial[k] {
+			if !partial[k] {
 				e.state[e.dirty[k]] = stCopied
 			}
 		}
 		i = j
 	}
-	m.copies = append(m.copies, m.open...)
-	ops.uvarint(uint64(len(m.copies)))
-	for _, c := range m.copies {
-		ops.uvarint(uint64(c.x0))
-		ops.uvarint(uint64(c.y0))
-		ops.uvarint(uint64(c.x1 - c.x0))
-		ops.uvarint(uint64(c.y1 - c.y0))
-		ops.svarint(int64(c.v.dx))
-		ops.svarint(int64(c.v.dy))
-	}
-	e.copyTmp = applyCopies(e.rec, e.w, e.h, m.copies, e.copyTmp)
-	e.stats.Copies += int64(len(m.copies))
+	return out
+}
+
+// dropCopied drops the tiles copies explain (stCopied) from e.dirty and
+// counts them in n.
+func (e *Encoder) dropCopied(n *int64) {
 	kept := e.dirty[:0]
 	for _, t := range e.dirty {
 		if e.state[t] == stCopied {
 			e.state[t] = stClean
-			e.stats.TilesCopied++
+			*n++
 			continue
 		}
 		kept = append(kept, t)
 	}
 	e.dirty = kept
+}
+
+// copyRect writes a copy rect: x y w h in tiles, dx dy in pixels.
+func (w *wbuf) copyRect(c copyRun) {
+	w.uvarint(uint64(c.x0))
+	w.uvarint(uint64(c.y0))
+	w.uvarint(uint64(c.x1 - c.x0))
+	w.uvarint(uint64(c.y1 - c.y0))
+	w.svarint(int64(c.v.dx))
+	w.svarint(int64(c.v.dy))
 }
 
 // voteTable counts votes per displacement: an open-addressing table of
@@ -503,17 +525,21 @@ const minPartialMatch = tileSize * tileSize / 4
 // framebuffer displaced by v (-1 if the source leaves the screen). It
 // stops early, with a count of at most floor, once the count cannot
 // exceed floor.
-func (e *Encoder) matchCount(t int, v vec, floor int) int {
+func (e *Encoder) matchCount(t int, v vec, floor int) int { return e.matchCountIn(e.rec, t, v, floor) }
+
+// matchCountIn counts the pixels of tile t of cur that equal src
+// displaced by v, as matchCount does for the framebuffer.
+func (e *Encoder) matchCountIn(src []uint32, t int, v vec, floor int) int {
 	x0, y0, w, h := e.tileBox(t)
 	off := y0*e.w + x0
 	x, y := x0+int(v.dx), y0+int(v.dy)
 	if x < 0 || y < 0 || x+w > e.w || y+h > e.h {
 		return -1
 	}
-	src := y*e.w + x
+	so := y*e.w + x
 	n := 0
 	for r := 0; r < h; r++ {
-		a, b := e.cur[off+r*e.w:off+r*e.w+w], e.rec[src+r*e.w:src+r*e.w+w]
+		a, b := e.cur[off+r*e.w:off+r*e.w+w], src[so+r*e.w:so+r*e.w+w]
 		if w == tileSize {
 			n += equalCount16((*[tileSize]uint32)(a), (*[tileSize]uint32)(b))
 		} else {
@@ -544,22 +570,26 @@ func flat(row []uint32) bool { return len(row) < 2 || equalU32(row[1:], row[:len
 
 // tileMatches reports whether tile t of cur equals the old framebuffer
 // displaced by v.
-func (e *Encoder) tileMatches(t int, v vec) bool {
+func (e *Encoder) tileMatches(t int, v vec) bool { return e.tileMatchesIn(e.rec, t, v) }
+
+// tileMatchesIn reports whether tile t of cur equals src (the
+// framebuffer or a reference screen) displaced by v.
+func (e *Encoder) tileMatchesIn(src []uint32, t int, v vec) bool {
 	x0, y0, w, h := e.tileBox(t)
 	off := y0*e.w + x0
 	x, y := x0+int(v.dx), y0+int(v.dy)
 	if x < 0 || y < 0 || x+w > e.w || y+h > e.h {
 		return false
 	}
-	src := y*e.w + x
+	so := y*e.w + x
 	// Most tries fail: a pixel in the middle of the tile and the first
 	// one settle most of them before a row is compared.
 	mid := (h/2)*e.w + w/2
-	if e.cur[off+mid] != e.rec[src+mid] || e.cur[off] != e.rec[src] {
+	if e.cur[off+mid] != src[so+mid] || e.cur[off] != src[so] {
 		return false
 	}
 	for r := 0; r < h; r++ {
-		if !equalU32(e.cur[off+r*e.w:off+r*e.w+w], e.rec[src+r*e.w:src+r*e.w+w]) {
+		if !equalU32(e.cur[off+r*e.w:off+r*e.w+w], src[so+r*e.w:so+r*e.w+w]) {
 			return false
 		}
 	}

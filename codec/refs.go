@@ -366,69 +366,24 @@ func (e *Encoder) findRefMotion() {
 	for _, t := range e.dirty {
 		full[t] = 0
 	}
-	// Runs per tile row, merged with runs of the same span and vector in
-	// the rows below.
-	e.refCopies = e.refCopies[:0]
-	open := e.refCopies
-	for i := 0; i < len(e.dirty); {
-		vi := m.vecOf[i]
-		if vi == 0 {
-			i++
-			continue
-		}
-		t := e.dirty[i]
-		j := i + 1
-		for j < len(e.dirty) && e.dirty[j] == e.dirty[j-1]+1 && e.dirty[j]%int32(e.tw) != 0 && m.vecOf[j] == vi {
-			j++
-		}
-		tx, ty := t%int32(e.tw), t/int32(e.tw)
-		rv := e.refRanked[vi-1]
-		run := refCopy{copyRun{tx, tx + int32(j-i), ty, ty + 1, rv.v}, rv.ref}
-		merged := false
-		for k := range open {
-			o := &open[k]
-			if o.y1 == ty && o.x0 == run.x0 && o.x1 == run.x1 && o.v == run.v && o.ref == run.ref {
-				o.y1++
-				merged = true
-				break
-			}
-		}
-		if !merged {
-			open = append(open, run)
-		}
-		for k := i; k < j; k++ {
-			if !m.partial[k] {
-				e.state[e.dirty[k]] = stCopied
-			}
-		}
-		i = j
+	m.rects = e.vecRects(m.vecOf, m.partial, m.rects[:0])
+	open := e.refCopies[:0]
+	for _, r := range m.rects {
+		rv := e.refRanked[r.vi-1]
+		open = append(open, refCopy{copyRun{r.x0, r.x1, r.y0, r.y1, rv.v}, rv.ref})
 	}
 	e.refCopies = open
 	ops.uvarint(uint64(len(open)))
 	for _, c := range open {
 		ops.uvarint(uint64(c.ref))
-		ops.uvarint(uint64(c.x0))
-		ops.uvarint(uint64(c.y0))
-		ops.uvarint(uint64(c.x1 - c.x0))
-		ops.uvarint(uint64(c.y1 - c.y0))
-		ops.svarint(int64(c.v.dx))
-		ops.svarint(int64(c.v.dy))
+		ops.copyRect(c.copyRun)
 	}
 	if len(open) == 0 {
 		return
 	}
 	applyRefCopies(e.rec, e.w, e.h, &e.refs, open)
 	e.stats.RefCopies += int64(len(open))
-	kept := e.dirty[:0]
-	for _, t := range e.dirty {
-		if e.state[t] == stCopied {
-			e.state[t] = stClean
-			e.stats.TilesRefCopied++
-			continue
-		}
-		kept = append(kept, t)
-	}
-	e.dirty = kept
+	e.dropCopied(&e.stats.TilesRefCopied)
 }
 
 // refVec is a displacement into reference ref, with its votes.
@@ -447,27 +402,6 @@ type refHit struct {
 	v vec
 }
 
-// tileMatchesIn reports whether tile t of cur equals src displaced by v.
-func (e *Encoder) tileMatchesIn(src []uint32, t int, v vec) bool {
-	x0, y0, w, h := e.tileBox(t)
-	off := y0*e.w + x0
-	x, y := x0+int(v.dx), y0+int(v.dy)
-	if x < 0 || y < 0 || x+w > e.w || y+h > e.h {
-		return false
-	}
-	so := y*e.w + x
-	mid := (h/2)*e.w + w/2
-	if e.cur[off+mid] != src[so+mid] || e.cur[off] != src[so] {
-		return false
-	}
-	for r := 0; r < h; r++ {
-		if !equalU32(e.cur[off+r*e.w:off+r*e.w+w], src[so+r*e.w:so+r*e.w+w]) {
-			return false
-		}
-	}
-	return true
-}
-
 // applyRefCopies reads the reference copies that follow secOps' copies,
 // checks them and applies them.
 func (d *Decoder) applyRefCopies(r *rbuf) error {
@@ -479,28 +413,17 @@ func (d *Decoder) applyRefCopies(r *rbuf) error {
 	area := 0
 	for i := 0; i < n && r.err == nil; i++ {
 		ref := r.intn(numRefs-1, "reference")
-		x := r.intn(d.tw-1, "reference copy x")
-		y := r.intn(d.th-1, "reference copy y")
-		w := r.intn(d.tw-x, "reference copy width")
-		h := r.intn(d.th-y, "reference copy height")
-		dx := r.sint(d.w, "reference copy dx")
-		dy := r.sint(d.h, "reference copy dy")
+		c, err := d.readCopy(r, i, "reference copy", &area)
+		if err != nil {
+			return err
+		}
 		if r.err != nil {
 			break
 		}
 		if ref >= d.refs.n {
 			return corruptf("reference copy %d: no reference %d", i, ref)
 		}
-		x0, y0 := x*tileSize, y*tileSize
-		x1, y1 := min((x+w)*tileSize, d.w), min((y+h)*tileSize, d.h)
-		if w == 0 || h == 0 || x0+dx < 0 || y0+dy < 0 || x1+dx > d.w || y1+dy > d.h {
-			return corruptf("reference copy %d: source outside the screen", i)
-		}
-		if area += (x1 - x0) * (y1 - y0); area > d.w*d.h {
-			return corruptf("reference copies cover more than the screen")
-		}
-		d.refCopies = append(d.refCopies, refCopy{copyRun{int32(x), int32(x + w), int32(y), int32(y + h), vec{int32(dx), int32(dy)}}, int32(ref)})
-		d.rects = append(d.rects, Rect{x0, y0, x1 - x0, y1 - y0})
+		d.refCopies = append(d.refCopies, refCopy{c, int32(ref)})
 	}
 	if r.err != nil {
 		return r.err
@@ -611,31 +534,4 @@ func (ix *refIndex) vote(votes *voteTable, sigs []sigEntry, hits []refHit) []ref
 		}
 	}
 	return hits
-}
-
-// matchCountIn counts the pixels of tile t of cur that equal src
-// displaced by v, as matchCount does for the framebuffer.
-func (e *Encoder) matchCountIn(src []uint32, t int, v vec, floor int) int {
-	x0, y0, w, h := e.tileBox(t)
-	off := y0*e.w + x0
-	x, y := x0+int(v.dx), y0+int(v.dy)
-	if x < 0 || y < 0 || x+w > e.w || y+h > e.h {
-		return -1
-	}
-	so := y*e.w + x
-	n := 0
-	for r := 0; r < h; r++ {
-		a, b := e.cur[off+r*e.w:off+r*e.w+w], src[so+r*e.w:so+r*e.w+w]
-		if w == tileSize {
-			n += equalCount16((*[tileSize]uint32)(a), (*[tileSize]uint32)(b))
-		} else {
-			for i := range a {
-				n += b2i(a[i] == b[i])
-			}
-		}
-		if n+(h-r-1)*w <= floor {
-			return n
-		}
-	}
-	return n
 }
