@@ -49,10 +49,19 @@ func newStreamEncoder(level int) *streamEncoder {
 		if !zstdStream[i] {
 			continue
 		}
+		lv := zstd.EncoderLevel(level)
+		if i == streamOf[secPhoto] {
+			// Predicted residuals of photographs: the fastest level
+			// (one small hash table) finds what matches there are;
+			// the default one's two tables cost more and found less
+			// (photo-mixed 1,455,308 B instead of 1,464,838, frame 23
+			// 202.8 M instructions instead of 207.9 M).
+			lv = zstd.SpeedFastest
+		}
 		zw, err := zstd.NewWriter(&s.buf[i],
 			zstd.WithEncoderConcurrency(1),
 			zstd.WithWindowSize(streamWindow[i]),
-			zstd.WithEncoderLevel(zstd.EncoderLevel(level)),
+			zstd.WithEncoderLevel(lv),
 			zstd.WithEncoderCRC(false))
 		if err != nil {
 			panic("codec: zstd writer: " + err.Error()) // options are constants
