@@ -189,6 +189,22 @@ func rowStart(fb []uint32, i0, w, gx0, gy, sw int) (wv, ww, n, nw, neEnd uint32,
 	return
 }
 
+// above returns NE and NN of pixel x from the rows above (up, up2: nil
+// above the screen, ne then kept), NE past the row's end being neEnd.
+func above(up, up2 []uint32, x int, ne, neEnd uint32) (uint32, uint32) {
+	var nn uint32
+	if up != nil {
+		ne = neEnd
+		if x+1 < len(up) {
+			ne = up[x+1]
+		}
+		if up2 != nil {
+			nn = up2[x]
+		}
+	}
+	return ne, nn
+}
+
 // keepCtx is the context of pixel x's "kept" bit: whether W and N were
 // kept (kc, kp: 2 outside the tile) and whether the old pixel continues
 // W or N.
@@ -295,16 +311,7 @@ func (m *pixModel) encodeRow(e *rcEncoder, row, fb []uint32, i0, gx0, gy, sw int
 			nw, n = n, ne
 		}
 		var nn uint32
-		if up != nil {
-			if x+1 < len(up) {
-				ne = up[x+1]
-			} else {
-				ne = neEnd
-			}
-			if up2 != nil {
-				nn = up2[x]
-			}
-		}
+		ne, nn = above(up, up2, x, ne, neEnd)
 		old := cur[x]
 		kc[x] = 1
 		if !fresh {
@@ -415,16 +422,7 @@ func (m *pixModel) decodeRow(d *rcDecoder, fb []uint32, i0, w, gx0, gy, sw int, 
 			nw, n = n, ne
 		}
 		var nn uint32
-		if up != nil {
-			if x+1 < len(up) {
-				ne = up[x+1]
-			} else {
-				ne = neEnd
-			}
-			if up2 != nil {
-				nn = up2[x]
-			}
-		}
+		ne, nn = above(up, up2, x, ne, neEnd)
 		old := cur[x]
 		kc[x] = 1
 		if !fresh && d.bit(&m.keep[keepCtx(kc, kp, x, old, wv, n)]) == 1 {
