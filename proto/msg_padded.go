@@ -35,8 +35,9 @@ func (m *Padded) AppendBinary(b []byte) ([]byte, error) { return appendMsg(b, m)
 // DecodeFromBytes implements Msg.
 func (m *Padded) DecodeFromBytes(b []byte) error { return decodeMsg(b, m) }
 
-// padInput reports whether m may travel in a Padded message.
-func padInput(m Msg) bool {
+// PadInput reports whether m may travel in a Padded message: a pointer,
+// wheel or key event.
+func PadInput(m Msg) bool {
 	switch m.(type) {
 	case *Pointer, *Wheel, *KeyEvent:
 		return true
@@ -53,7 +54,7 @@ func PaddedSize(n int) int { return (1 + n + PadBucket - 1) / PadBucket * PadBuc
 func (m *Padded) validate() error {
 	n := 0
 	for i, in := range m.Input {
-		if in == nil || !padInput(in) {
+		if in == nil || !PadInput(in) {
 			return fmt.Errorf("input %d is not a pointer, wheel or key event", i)
 		}
 		b, err := in.AppendBinary(nil)
@@ -109,7 +110,7 @@ func (m *Padded) decode(s cryptobyte.String) (cryptobyte.String, error) {
 			return s, errTruncated
 		}
 		msg := newMsg(MsgType(in[0]))
-		if msg == nil || !padInput(msg) {
+		if msg == nil || !PadInput(msg) {
 			return s, fmt.Errorf("input %d is a %v", len(m.Input), MsgType(in[0]))
 		}
 		if err := msg.DecodeFromBytes(in); err != nil {

@@ -116,7 +116,7 @@ func (s *Session) sendLoop(ctx context.Context) {
 				// After the input before it, in order.
 				buf, batch = s.sendPadded(ctx, buf, batch, false, logErr)
 				logErr(s.sendClipboard(ctx, frag, it.clip))
-			case padded && padInput(it.msg):
+			case padded && proto.PadInput(it.msg):
 				_, key := it.msg.(*proto.KeyEvent)
 				typed = typed || key
 				batch = append(batch, it.msg)
@@ -146,16 +146,6 @@ func (s *Session) sendLoop(ctx context.Context) {
 			tick, tickC = nil, nil
 		}
 	}
-}
-
-// padInput reports whether m travels in Padded records: pointer, wheel
-// and key events.
-func padInput(m proto.Msg) bool {
-	switch m.(type) {
-	case *proto.Pointer, *proto.Wheel, *proto.KeyEvent:
-		return true
-	}
-	return false
 }
 
 // sendPadded sends the input messages of batch in as few Padded records
